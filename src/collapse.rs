@@ -1,0 +1,185 @@
+//! Folded stacks (`comm;root;…;leaf count`), byte-compatible with inferno-collapse-perf
+//! where inferno is right.
+
+use std::io::{self, Write};
+
+use rustc_hash::FxHashMap;
+
+use crate::error::Error;
+use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
+use crate::profile::{EventId, Profile, Thread};
+use crate::script::header::{base_name, looks_like_tracepoint};
+use crate::script::EventType;
+
+/// How folded stacks are named and counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldOptions {
+    /// Root each stack at `comm-PID` (`?` when perf printed only the tid).
+    pub include_pid: bool,
+    /// Root each stack at `comm-PID/TID`.
+    pub include_tid: bool,
+    /// Suffix kernel frames with `_[k]`.
+    pub annotate_kernel: bool,
+    /// Suffix JIT frames with `_[j]`.
+    pub annotate_jit: bool,
+    /// Count samples rather than summing their periods.
+    pub count_samples: bool,
+    /// The event to fold: a full name or its base (`cpu-clock` for `cpu-clock/freq=1999/`).
+    /// `None` picks the first sampling event in the input.
+    pub event: Option<String>,
+}
+
+/// Folded stacks of one event, sorted bytewise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folded {
+    /// The events folded (usually one).
+    pub events: Vec<String>,
+    /// (stack, count) pairs, sorted by stack.
+    pub stacks: Vec<(Vec<u8>, u64)>,
+    /// Samples of the folded events whose stacks had no usable frame (inferno drops these).
+    pub empty_samples: u64,
+    /// Samples folded.
+    pub samples: u64,
+}
+
+impl Folded {
+    /// Writes `stack count` lines.
+    pub fn write_to(&self, mut w: impl Write) -> io::Result<()> {
+        let mut buf = itoa::Buffer::new();
+        for (stack, count) in &self.stacks {
+            w.write_all(stack)?;
+            w.write_all(b" ")?;
+            w.write_all(buf.format(*count).as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    }
+}
+
+/// Picks the events to fold: those matching `requested` (full name first, else base
+/// name), or by default the first event that is not a tracepoint, with any others of
+/// the same base name (inferno takes the first event of any kind, and compares only the
+/// text before the first colon, which merges all tracepoints of a subsystem).
+pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<EventId>, Error> {
+    let ids = |pred: &dyn Fn(&str) -> bool| -> Vec<EventId> {
+        (0..profile.events.len())
+            .filter(|&i| pred(&profile.events[i].name))
+            .map(|i| EventId(i as u32))
+            .collect()
+    };
+    match requested {
+        Some(req) => {
+            let exact = ids(&|n| n == req);
+            if !exact.is_empty() {
+                return Ok(exact);
+            }
+            let by_base = ids(&|n| base_name(n) == req);
+            if !by_base.is_empty() {
+                return Ok(by_base);
+            }
+            Err(Error::NoSuchEvent {
+                requested: req.to_string(),
+                available: profile
+                    .events
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+        None => {
+            let is_tracepoint = |name: &str| match profile.header.event(name) {
+                Some(desc) if desc.event_type.is_some() => {
+                    desc.event_type == Some(EventType::Tracepoint)
+                }
+                _ => looks_like_tracepoint(name),
+            };
+            let Some(first) = profile.events.iter().find(|e| !is_tracepoint(&e.name)) else {
+                return Ok(profile.events.first().map(|_| vec![EventId(0)]).unwrap_or_default());
+            };
+            // `cycles:u` and `cycles` are one event with different modifiers.
+            let base = base_name(&first.name);
+            Ok(ids(&|n| base_name(n) == base))
+        }
+    }
+}
+
+/// Folds the profile's stacks for the selected events.
+pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded {
+    let mut merged: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
+    let mut empty_samples = 0;
+    let mut samples = 0;
+    let mut prefix_cache: FxHashMap<u32, Vec<u8>> = FxHashMap::default();
+    for (&(ev, th, st), c) in &profile.counts {
+        if !events.contains(&ev) {
+            continue;
+        }
+        samples += c.samples;
+        if st == StackId::EMPTY {
+            empty_samples += c.samples;
+            continue;
+        }
+        let mut line = prefix_cache
+            .entry(th.0)
+            .or_insert_with(|| root_name(&profile.threads[th.0 as usize], opts))
+            .clone();
+        for frame in profile.interner.frames_of(st) {
+            line.push(b';');
+            let (name, flags) = profile.interner.frame_name(frame);
+            push_lossy(&mut line, name);
+            if flags & FRAME_INLINED != 0 {
+                if memchr::memmem::find(name, b"_[i]").is_none() {
+                    line.extend_from_slice(b"_[i]");
+                }
+            } else if opts.annotate_kernel && flags & FRAME_KERNEL != 0 {
+                line.extend_from_slice(b"_[k]");
+            } else if opts.annotate_jit
+                && flags & FRAME_JIT != 0
+                && memchr::memmem::find(name, b"_[j]").is_none()
+            {
+                line.extend_from_slice(b"_[j]");
+            }
+        }
+        let count = if opts.count_samples { c.samples } else { c.weight };
+        *merged.entry(line).or_insert(0) += count;
+    }
+    let mut stacks: Vec<(Vec<u8>, u64)> = merged.into_iter().collect();
+    stacks.sort_unstable();
+    Folded {
+        events: events
+            .iter()
+            .map(|e| profile.events[e.0 as usize].name.clone())
+            .collect(),
+        stacks,
+        empty_samples,
+        samples,
+    }
+}
+
+/// `comm` with spaces as underscores, then `-PID` or `-PID/TID` as asked.
+fn root_name(t: &Thread, opts: &FoldOptions) -> Vec<u8> {
+    let mut out = Vec::with_capacity(t.comm.len() + 16);
+    push_lossy(&mut out, &t.comm);
+    for b in &mut out {
+        if *b == b' ' {
+            *b = b'_';
+        }
+    }
+    if opts.include_pid || opts.include_tid {
+        out.push(b'-');
+        match t.pid {
+            Some(pid) => out.extend_from_slice(pid.to_string().as_bytes()),
+            None => out.push(b'?'),
+        }
+        if opts.include_tid {
+            out.push(b'/');
+            out.extend_from_slice(t.tid.to_string().as_bytes());
+        }
+    }
+    out
+}
+
+/// Appends `bytes`, replacing invalid UTF-8 with U+FFFD as inferno does.
+fn push_lossy(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes());
+}

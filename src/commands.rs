@@ -1,0 +1,205 @@
+//! The `faultline` subcommands as library functions over plain option structs; the
+//! binary only turns flags into these structs and errors into exit codes.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::collapse::{self, FoldOptions, Folded};
+use crate::error::{Error, Result};
+use crate::flame::{self, FlameOptions};
+use crate::input::Input;
+use crate::profile::{BuildOptions, Profile};
+use crate::script::{SampleClock, SkipKind};
+
+/// Options shared by the commands that read `perf script` text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The input file; `None` or `-` reads standard input.
+    pub input: Option<PathBuf>,
+    /// Fail on the first line that cannot be used instead of counting it.
+    pub strict: bool,
+    /// How frames are interned and how many threads parse.
+    pub build: BuildOptions,
+}
+
+/// `faultline collapse`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollapseOptions {
+    /// Input and parsing.
+    pub read: ReadOptions,
+    /// Naming and counting of folded stacks.
+    pub fold: FoldOptions,
+}
+
+/// `faultline flamegraph`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlamegraphOptions {
+    /// Input and parsing.
+    pub read: ReadOptions,
+    /// Naming and counting of stacks.
+    pub fold: FoldOptions,
+    /// Where to write the SVG; `-` is standard output.
+    pub output: PathBuf,
+    /// Overrides the generated title.
+    pub title: Option<String>,
+}
+
+/// Reads and parses the input, reporting progress on a terminal for large inputs.
+pub fn load_profile(read: &ReadOptions, input: &Input, warn: &mut dyn Write) -> Result<Profile> {
+    let data = input.bytes();
+    let bar = progress_bar(data.len() as u64);
+    let profile = Profile::build(data, read.build, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    check_diagnostics(read, input.path(), &profile, warn)?;
+    Ok(profile)
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    // Small inputs finish before a bar would be readable.
+    if len < 64 << 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} parsing {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn check_diagnostics(
+    read: &ReadOptions,
+    path: &Path,
+    profile: &Profile,
+    warn: &mut dyn Write,
+) -> Result<()> {
+    let d = &profile.diagnostics;
+    if let Some(first) = d.first_skipped() {
+        if read.strict {
+            return Err(Error::Strict {
+                path: path.to_path_buf(),
+                line: first.line,
+                kind: first.kind.to_string(),
+                text: first.text.clone(),
+                total: d.total_skipped(),
+            });
+        }
+        if d.samples == 0 {
+            return Err(Error::NoSamples {
+                path: path.to_path_buf(),
+                lines: d.lines,
+                line: first.line,
+                text: first.text.clone(),
+            });
+        }
+        for kind in SkipKind::ALL {
+            let n = d.skipped(kind);
+            if n == 0 {
+                continue;
+            }
+            let _ = writeln!(warn, "faultline: {}: skipped {n} {kind}:", path.display());
+            for e in d.examples.iter().filter(|e| e.kind == kind) {
+                let _ = writeln!(warn, "  line {}: {}", e.line, e.text);
+            }
+        }
+    } else if d.samples == 0 {
+        let _ = writeln!(warn, "faultline: {}: no samples", path.display());
+    }
+    Ok(())
+}
+
+/// Folds the profile as asked and tells `warn` what was left out.
+pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write) -> Result<Folded> {
+    let events = collapse::select_events(profile, fold.event.as_deref())?;
+    let folded = collapse::fold(profile, &events, fold);
+    let others: Vec<String> = profile
+        .events
+        .iter()
+        .filter(|e| !folded.events.contains(&e.name))
+        .map(|e| format!("{} ({} samples)", e.name, e.samples))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            warn,
+            "faultline: folded {} ({} samples); other events, not folded: {} (choose with --event)",
+            folded.events.join(", "),
+            folded.samples,
+            others.join(", ")
+        );
+    }
+    if folded.empty_samples > 0 {
+        let _ = writeln!(
+            warn,
+            "faultline: {} samples had no usable frame and are not in the output",
+            folded.empty_samples
+        );
+    }
+    Ok(folded)
+}
+
+/// `faultline collapse`: prints folded stacks to `out`.
+pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -> Result<()> {
+    let input = Input::open(opts.read.input.as_deref())?;
+    let profile = load_profile(&opts.read, &input, warn)?;
+    let folded = fold_profile(&profile, &opts.fold, warn)?;
+    folded.write_to(BufWriter::with_capacity(1 << 16, out)).map_err(|source| Error::Write {
+        what: "folded stacks".into(),
+        source,
+    })
+}
+
+/// `faultline flamegraph`: writes an SVG from `perf script` text or folded stacks.
+pub fn flamegraph(opts: &FlamegraphOptions, stdout: impl Write, warn: &mut dyn Write) -> Result<()> {
+    let input = Input::open(opts.read.input.as_deref())?;
+    let (stacks, title, count_name) = if flame::looks_folded(input.bytes()) {
+        let stacks = flame::read_folded(input.bytes(), input.path())?;
+        let total: u64 = stacks.iter().map(|(_, c)| c).sum();
+        let title = format!("{}: {total} (folded)", file_label(input.path()));
+        (stacks, title, "samples".to_string())
+    } else {
+        let profile = load_profile(&opts.read, &input, warn)?;
+        let folded = fold_profile(&profile, &opts.fold, warn)?;
+        let event = folded.events.join(", ");
+        let hrtimer = folded.events.iter().all(|e| {
+            profile.header.event(e).map(|d| d.clock()) == Some(SampleClock::Hrtimer)
+                || matches!(crate::script::header::base_name(e), "cpu-clock" | "task-clock")
+        });
+        let count_name = if opts.fold.count_samples {
+            "samples"
+        } else if hrtimer && !folded.events.is_empty() {
+            "ns"
+        } else {
+            "events"
+        };
+        let title = format!("{event}: {} samples", folded.samples);
+        (folded.stacks, title, count_name.to_string())
+    };
+    let fopts = FlameOptions {
+        title: opts.title.clone().unwrap_or(title),
+        subtitle: None,
+        count_name,
+    };
+    let write_err = |source| Error::Write {
+        what: opts.output.display().to_string(),
+        source,
+    };
+    if opts.output == Path::new("-") {
+        flame::render(&stacks, &fopts, BufWriter::new(stdout))
+    } else {
+        let file = File::create(&opts.output).map_err(|source| Error::Io {
+            path: opts.output.clone(),
+            source,
+        })?;
+        let mut w = BufWriter::new(file);
+        flame::render(&stacks, &fopts, &mut w)?;
+        w.flush().map_err(write_err)
+    }
+}
+
+fn file_label(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

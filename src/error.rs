@@ -1,0 +1,94 @@
+//! Errors that name the file, and the line when there is one.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can stop faultline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or mapping a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A directory was given where a file was expected.
+    #[error("{}: is a directory, not a `perf script` file", path.display())]
+    IsDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A binary `perf.data` file was given instead of its text.
+    #[error("{}: this is a perf.data file; convert it with `perf script --header -i {}`", path.display(), path.display())]
+    PerfData {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The input has NUL bytes: it is not text.
+    #[error("{}:{line}: binary data (NUL byte at offset {offset}); expected `perf script` text", path.display())]
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first NUL.
+        offset: usize,
+        /// 1-based line of the first NUL.
+        line: usize,
+    },
+    /// `--strict` and a line could not be used.
+    #[error("{}:{line}: {kind}: {text:?} ({total} such lines in all)", path.display())]
+    Strict {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What was wrong with it.
+        kind: String,
+        /// The line.
+        text: String,
+        /// Lines skipped in all.
+        total: u64,
+    },
+    /// The input had text but not a single sample.
+    #[error("{}: no samples found in {lines} lines; first unreadable line {line}: {text:?}", path.display())]
+    NoSamples {
+        /// The file.
+        path: PathBuf,
+        /// Lines read.
+        lines: u64,
+        /// The first unreadable line.
+        line: u64,
+        /// Its text.
+        text: String,
+    },
+    /// `--event` named an event the input does not have.
+    #[error("no event matches `{requested}`; the input has: {available}")]
+    NoSuchEvent {
+        /// What was asked for.
+        requested: String,
+        /// The events present.
+        available: String,
+    },
+    /// A folded-stack line without a count.
+    #[error("{}:{line}: not a folded stack line (expected `frame;frame count`): {text:?}", path.display())]
+    BadFolded {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+    /// Writing output failed.
+    #[error("writing {what}: {source}")]
+    Write {
+        /// What was being written.
+        what: String,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// Shorthand for results with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

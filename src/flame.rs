@@ -1,0 +1,114 @@
+//! Flame graphs, rendered by the inferno crate in-process.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// What a flame graph shows besides its stacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlameOptions {
+    /// The title line.
+    pub title: String,
+    /// An optional second line under the title.
+    pub subtitle: Option<String>,
+    /// What one unit of count is (`samples`, `ns`).
+    pub count_name: String,
+}
+
+/// Renders folded `(stack, count)` pairs as an SVG. Colours come from a hash of each
+/// frame name, so the same input always gives the same bytes.
+pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -> Result<()> {
+    let mut o = inferno::flamegraph::Options::default();
+    o.title = opts.title.clone();
+    o.subtitle = opts.subtitle.clone();
+    o.count_name = opts.count_name.clone();
+    o.hash = true;
+    o.deterministic = true;
+    let lines: Vec<String> = stacks
+        .iter()
+        .map(|(s, c)| format!("{} {c}", String::from_utf8_lossy(s)))
+        .collect();
+    if lines.is_empty() {
+        // inferno refuses empty input; an empty graph still says what it is.
+        o.notes = "no samples".into();
+        return inferno::flamegraph::from_lines(&mut o, ["[no samples] 0"], out).map_err(|e| {
+            Error::Write {
+                what: "flame graph".into(),
+                source: e,
+            }
+        });
+    }
+    inferno::flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), out).map_err(|e| {
+        Error::Write {
+            what: "flame graph".into(),
+            source: e,
+        }
+    })
+}
+
+/// Whether the text looks like folded stacks rather than `perf script` output: its
+/// first non-empty lines all end in ` <count>` and none is indented.
+pub fn looks_folded(data: &[u8]) -> bool {
+    let mut seen = 0;
+    for line in data.split(|&b| b == b'\n') {
+        let line = crate::script::line::trim_end(line);
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        if !parse_folded_line(line).is_some_and(|_| !line[0].is_ascii_whitespace()) {
+            return false;
+        }
+        seen += 1;
+        if seen == 8 {
+            break;
+        }
+    }
+    seen > 0
+}
+
+fn parse_folded_line(line: &[u8]) -> Option<(&[u8], u64)> {
+    let sp = memchr::memrchr(b' ', line)?;
+    let count = std::str::from_utf8(&line[sp + 1..]).ok()?.parse().ok()?;
+    Some((&line[..sp], count))
+}
+
+/// Reads folded stacks (`a;b;c 12` per line), merging repeated stacks.
+pub fn read_folded(data: &[u8], path: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
+    let mut merged: rustc_hash::FxHashMap<&[u8], u64> = Default::default();
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        let line = crate::script::line::trim_end(line);
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let (stack, count) = parse_folded_line(line).ok_or_else(|| Error::BadFolded {
+            path: path.to_path_buf(),
+            line: i + 1,
+            text: String::from_utf8_lossy(line).into_owned(),
+        })?;
+        *merged.entry(stack).or_insert(0) += count;
+    }
+    let mut out: Vec<(Vec<u8>, u64)> = merged.into_iter().map(|(s, c)| (s.to_vec(), c)).collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_detection() {
+        assert!(looks_folded(b"a;b 3\nc 1\n"));
+        assert!(!looks_folded(b"pf 12 1.0: cpu-clock:\n\t1 f (d)\n"));
+        assert!(!looks_folded(b""));
+    }
+
+    #[test]
+    fn folded_reading_merges_and_sorts() {
+        let f = read_folded(b"b;c 2\na 1\nb;c 3\n", Path::new("x")).unwrap();
+        assert_eq!(f, vec![(b"a".to_vec(), 1), (b"b;c".to_vec(), 5)]);
+        let e = read_folded(b"a 1\nnonsense\n", Path::new("x")).unwrap_err();
+        assert!(e.to_string().starts_with("x:2:"), "{e}");
+    }
+}

@@ -1,0 +1,427 @@
+//! Parsed samples → an interned profile: per (event, thread, stack) sample counts and
+//! period sums. Large inputs are parsed on several threads, each on its own pieces
+//! of the input, and the partial profiles merged; the result does not depend on the
+//! thread count.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indexmap::Equivalent;
+use rustc_hash::FxHashMap;
+
+use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, Interner, StackId};
+use crate::script::{self, Diagnostics, Header, Sample};
+use crate::symbols;
+
+/// A thread as named on sample lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Thread {
+    /// The command name.
+    pub comm: Box<[u8]>,
+    /// The process id, when perf printed `pid/tid`.
+    pub pid: Option<i32>,
+    /// The thread id.
+    pub tid: i32,
+}
+
+/// A borrowed [`Thread`] for lookups; its derived `Hash` matches `Thread`'s.
+#[derive(Hash)]
+struct ThreadRef<'a> {
+    comm: &'a [u8],
+    pid: Option<i32>,
+    tid: i32,
+}
+
+impl Equivalent<Thread> for ThreadRef<'_> {
+    fn equivalent(&self, key: &Thread) -> bool {
+        *self.comm == *key.comm && self.pid == key.pid && self.tid == key.tid
+    }
+}
+
+/// Index of an event in [`Profile::events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub u32);
+
+/// Index of a thread in [`Profile::threads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(pub u32);
+
+/// Totals for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventStats {
+    /// The event name as printed on sample lines.
+    pub name: String,
+    /// Number of samples.
+    pub samples: u64,
+    /// Sum of sample periods (1 for samples without a period).
+    pub weight: u64,
+    /// Where the event first appears: (input piece, line within it).
+    first_seen: (usize, u64),
+}
+
+/// Samples and period sum of one (event, thread, stack).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Number of samples.
+    pub samples: u64,
+    /// Sum of sample periods, 1 for samples without a period.
+    pub weight: u64,
+}
+
+type FxHashMapKey = (EventId, ThreadId, StackId);
+
+/// Options that change how frames are interned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Name unresolved frames by their address (`[unknown <7f…>]`), as `--addrs`.
+    pub include_addrs: bool,
+    /// Worker threads; 0 means one per available core.
+    pub threads: usize,
+}
+
+/// An interned profile of a whole `perf script` input.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// The `--header` block, empty when the input had none.
+    pub header: Header,
+    /// Interned frames and stacks.
+    pub interner: Interner,
+    /// Threads seen, in no particular order.
+    pub threads: FxIndexSet<Thread>,
+    /// Events, in order of first appearance in the input.
+    pub events: Vec<EventStats>,
+    /// Counts per (event, thread, stack). Samples with no usable frame are under
+    /// [`StackId::EMPTY`].
+    pub counts: FxHashMap<FxHashMapKey, Counts>,
+    /// Lines skipped and other parse facts.
+    pub diagnostics: Diagnostics,
+}
+
+impl Profile {
+    /// Builds a profile from `perf script` text.
+    pub fn build<'a>(data: &'a [u8], opts: BuildOptions, progress: &(dyn Fn(u64) + Sync)) -> Profile {
+        let threads = match opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        // Pieces of a few MiB keep both cores busy to the end and progress smooth.
+        const PIECE: usize = 4 << 20;
+        let pieces = if threads == 1 {
+            vec![data]
+        } else {
+            script::split_at_records(data, (data.len() / PIECE).max(threads))
+        };
+        let next = AtomicUsize::new(0);
+        let work = |builder: &mut Builder<'a>| run_pieces(&pieces, &next, progress, builder);
+        let workers = threads.min(pieces.len());
+        let mut results: Vec<(Builder<'a>, Vec<(usize, PieceResult)>)> = if workers <= 1 {
+            let mut b = Builder::new(opts);
+            let parts = work(&mut b);
+            vec![(b, parts)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut b = Builder::new(opts);
+                            let parts = work(&mut b);
+                            (b, parts)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("profile worker panicked"))
+                    .collect()
+            })
+        };
+
+        let mut pieces_out: Vec<Option<PieceResult>> = vec![None; pieces.len()];
+        for (_, parts) in &mut results {
+            for (i, r) in parts.drain(..) {
+                pieces_out[i] = Some(r);
+            }
+        }
+        let mut iter = results.into_iter().map(|(b, _)| b.profile);
+        let mut profile = iter.next().unwrap_or_default();
+        for other in iter {
+            profile.absorb(other);
+        }
+        let mut line_offset = 0;
+        for r in pieces_out.into_iter().flatten() {
+            if let Some(h) = r.header {
+                profile.header = h;
+            }
+            profile.diagnostics.merge(&r.diagnostics, line_offset);
+            line_offset += r.diagnostics.lines;
+        }
+        profile.order_events();
+        profile
+    }
+
+    fn absorb(&mut self, other: Profile) {
+        let (_, stacks) = self.interner.absorb(&other.interner);
+        let threads: Vec<ThreadId> = other
+            .threads
+            .into_iter()
+            .map(|t| ThreadId(self.threads.insert_full(t).0 as u32))
+            .collect();
+        let events: Vec<EventId> = other
+            .events
+            .into_iter()
+            .map(|e| {
+                let id = match self.events.iter().position(|m| m.name == e.name) {
+                    Some(i) => {
+                        let m = &mut self.events[i];
+                        m.samples += e.samples;
+                        m.weight += e.weight;
+                        m.first_seen = m.first_seen.min(e.first_seen);
+                        i
+                    }
+                    None => {
+                        self.events.push(e);
+                        self.events.len() - 1
+                    }
+                };
+                EventId(id as u32)
+            })
+            .collect();
+        for ((ev, th, st), c) in other.counts {
+            let st = if st == StackId::EMPTY {
+                st
+            } else {
+                stacks[st.0 as usize]
+            };
+            let e = self
+                .counts
+                .entry((events[ev.0 as usize], threads[th.0 as usize], st))
+                .or_default();
+            e.samples += c.samples;
+            e.weight += c.weight;
+        }
+    }
+
+    /// Sorts events by first appearance and renumbers the counts to match.
+    fn order_events(&mut self) {
+        let mut order: Vec<usize> = (0..self.events.len()).collect();
+        order.sort_by_key(|&i| self.events[i].first_seen);
+        if order.iter().enumerate().all(|(a, &b)| a == b) {
+            return;
+        }
+        let mut new_id = vec![EventId(0); order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old] = EventId(new as u32);
+        }
+        let mut events: Vec<Option<EventStats>> = self.events.drain(..).map(Some).collect();
+        self.events = order.iter().map(|&i| events[i].take().expect("each once")).collect();
+        self.counts = std::mem::take(&mut self.counts)
+            .into_iter()
+            .map(|((e, t, s), c)| ((new_id[e.0 as usize], t, s), c))
+            .collect();
+    }
+
+    /// The event with this exact name.
+    pub fn event_id(&self, name: &str) -> Option<EventId> {
+        self.events
+            .iter()
+            .position(|e| e.name == name)
+            .map(|i| EventId(i as u32))
+    }
+}
+
+/// Parses pieces, taking the next unclaimed one each time, into one builder.
+fn run_pieces<'a>(
+    pieces: &[&'a [u8]],
+    next: &AtomicUsize,
+    progress: &(dyn Fn(u64) + Sync),
+    builder: &mut Builder<'a>,
+) -> Vec<(usize, PieceResult)> {
+    let mut parts = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(piece) = pieces.get(i) else { break };
+        parts.push((i, builder.parse_piece(piece, i)));
+        progress(piece.len() as u64);
+    }
+    parts
+}
+
+#[derive(Debug, Clone)]
+struct PieceResult {
+    diagnostics: Diagnostics,
+    header: Option<Header>,
+}
+
+/// Builds one thread's partial profile.
+struct Builder<'a> {
+    profile: Profile,
+    opts: BuildOptions,
+    key: Vec<u8>,
+    ids: Vec<FrameId>,
+    part_ids: Vec<FrameId>,
+    last_thread: Option<(&'a [u8], Option<i32>, i32, ThreadId)>,
+    last_event: Option<(&'a [u8], EventId)>,
+    event_names: FxHashMap<&'a [u8], EventId>,
+    piece: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(opts: BuildOptions) -> Self {
+        Builder {
+            profile: Profile::default(),
+            opts,
+            key: Vec::with_capacity(256),
+            ids: Vec::with_capacity(128),
+            part_ids: Vec::new(),
+            last_thread: None,
+            last_event: None,
+            event_names: FxHashMap::default(),
+            piece: 0,
+        }
+    }
+
+    fn parse_piece(&mut self, data: &'a [u8], piece: usize) -> PieceResult {
+        self.piece = piece;
+        let mut header = Header::default();
+        let mut diagnostics = Diagnostics::default();
+        script::parse(data, &mut header, &mut diagnostics, |s| self.add(s));
+        PieceResult {
+            diagnostics,
+            header: (piece == 0).then_some(header),
+        }
+    }
+
+    fn add(&mut self, s: &Sample<'a>) {
+        let event = self.event(s);
+        let thread = self.thread(s);
+        let stack = self.stack(s);
+        let weight = s.head.period.unwrap_or(1);
+        let stats = &mut self.profile.events[event.0 as usize];
+        stats.samples += 1;
+        stats.weight += weight;
+        let c = self.profile.counts.entry((event, thread, stack)).or_default();
+        c.samples += 1;
+        c.weight += weight;
+    }
+
+    fn event(&mut self, s: &Sample<'a>) -> EventId {
+        let name = s.head.event;
+        if let Some((last, id)) = self.last_event {
+            if last == name {
+                return id;
+            }
+        }
+        let next = EventId(self.profile.events.len() as u32);
+        let id = *self.event_names.entry(name).or_insert(next);
+        if id == next {
+            self.profile.events.push(EventStats {
+                name: String::from_utf8_lossy(name).into_owned(),
+                samples: 0,
+                weight: 0,
+                first_seen: (self.piece, s.line),
+            });
+        }
+        self.last_event = Some((name, id));
+        id
+    }
+
+    fn thread(&mut self, s: &Sample<'a>) -> ThreadId {
+        let h = &s.head;
+        if let Some((comm, pid, tid, id)) = self.last_thread {
+            if comm == h.comm && pid == h.pid && tid == h.tid {
+                return id;
+            }
+        }
+        let key = ThreadRef {
+            comm: h.comm,
+            pid: h.pid,
+            tid: h.tid,
+        };
+        let id = match self.profile.threads.get_index_of(&key) {
+            Some(i) => i,
+            None => {
+                self.profile
+                    .threads
+                    .insert_full(Thread {
+                        comm: h.comm.into(),
+                        pid: h.pid,
+                        tid: h.tid,
+                    })
+                    .0
+            }
+        };
+        let id = ThreadId(id as u32);
+        self.last_thread = Some((h.comm, h.pid, h.tid, id));
+        id
+    }
+
+    /// Interns the sample's frames (leaf first in `self.ids`) and returns its stack.
+    fn stack(&mut self, s: &Sample<'a>) -> StackId {
+        let java = s.head.comm.starts_with(b"java");
+        self.ids.clear();
+        for (i, f) in s.frames.iter().enumerate() {
+            // stackcollapse-perf.pl drops frames whose symbol is a parenthesised name.
+            if f.symbol.first() == Some(&b'(') {
+                continue;
+            }
+            // An inlined frame runs in its caller's DSO, the next frame that is not inlined.
+            let dso = if f.is_inlined() {
+                s.frames[i + 1..]
+                    .iter()
+                    .find(|g| !g.is_inlined())
+                    .map_or(f.dso, |g| g.dso)
+            } else {
+                f.dso
+            };
+            let mut flags = 0;
+            if symbols::is_kernel(dso) {
+                flags |= FRAME_KERNEL;
+            }
+            if symbols::is_jit(dso) {
+                flags |= FRAME_JIT;
+            }
+            let symbol = symbols::fix_rust_symbol(f.symbol);
+            self.part_ids.clear();
+            for (j, part) in split_arrows(&symbol).enumerate() {
+                self.key.clear();
+                self.key.push(if j > 0 { flags | FRAME_INLINED } else { flags });
+                symbols::push_unknown_fallback(
+                    &mut self.key,
+                    part,
+                    f.dso,
+                    f.addr,
+                    self.opts.include_addrs,
+                );
+                symbols::tidy_generic(&mut self.key, 1);
+                if java {
+                    symbols::tidy_java(&mut self.key, 1);
+                }
+                self.part_ids.push(self.profile.interner.frame(&self.key));
+            }
+            // `a->b` prints the caller first; ids are kept innermost first.
+            self.ids.extend(self.part_ids.iter().rev());
+        }
+        let mut stack = StackId::EMPTY;
+        for &frame in self.ids.iter().rev() {
+            stack = self.profile.interner.push(stack, frame);
+        }
+        stack
+    }
+}
+
+/// Splits a Java symbol at `->` (perf-map-agent's inline chains).
+fn split_arrows(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memmem::find(r, b"->") {
+            Some(i) => {
+                rest = Some(&r[i + 2..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}

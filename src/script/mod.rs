@@ -1,0 +1,298 @@
+//! `perf script` text → samples that borrow from the input.
+//!
+//! A sample is an event line, then its callchain lines, then a blank line:
+//!
+//! ```text
+//!               pf  3327    84.072112:    1001001                  cpu-clock:
+//! 	ffffffff8157bab0 perf_swevent_event+0x160 ([kernel.kallsyms])
+//! 	           d4409 _exit+0x29 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+//!
+//! ```
+//!
+//! Events recorded without callchains print their ip and symbol on the event line and
+//! need no blank line before the next sample. The state machine follows inferno's
+//! (and so stackcollapse-perf.pl's), so that folded output matches it byte for byte,
+//! except that nothing is skipped without being counted.
+
+pub mod header;
+pub mod line;
+
+use std::fmt;
+
+pub use header::{EventDesc, EventType, Header, SampleClock};
+pub use line::{EventLine, RawFrame};
+
+/// One parsed sample. Frames are leaf first, as perf prints them.
+#[derive(Debug, Clone)]
+pub struct Sample<'a> {
+    /// The event line.
+    pub head: EventLine<'a>,
+    /// The callchain, innermost frame first.
+    pub frames: Vec<RawFrame<'a>>,
+    /// The 1-based line number of the event line, counted from the start of the parsed text.
+    pub line: u64,
+}
+
+/// Kinds of lines the parser could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipKind {
+    /// A line where an event line was expected but none could be read (this includes
+    /// callchain lines whose event line was lost).
+    EventLine,
+    /// A line inside a callchain that is not a frame.
+    StackLine,
+}
+
+impl SkipKind {
+    /// All kinds, in report order.
+    pub const ALL: [SkipKind; 2] = [SkipKind::EventLine, SkipKind::StackLine];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for SkipKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipKind::EventLine => "unreadable event lines",
+            SkipKind::StackLine => "unreadable callchain lines",
+        })
+    }
+}
+
+/// A skipped line kept as an example for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// What kind of line it was.
+    pub kind: SkipKind,
+    /// The 1-based line number.
+    pub line: u64,
+    /// The line's text, shortened to 120 bytes and made valid UTF-8.
+    pub text: String,
+}
+
+/// What the parser met besides samples.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// Skipped lines per [`SkipKind`].
+    pub skipped: [u64; 2],
+    /// The first few skipped lines of each kind.
+    pub examples: Vec<SkippedLine>,
+    /// `-F +srcline` source lines, understood and set aside.
+    pub srclines: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Samples read.
+    pub samples: u64,
+}
+
+/// How many example lines to keep per kind.
+const EXAMPLES_PER_KIND: usize = 3;
+
+impl Diagnostics {
+    fn skip(&mut self, kind: SkipKind, line_no: u64, text: &[u8]) {
+        let n = &mut self.skipped[kind.index()];
+        *n += 1;
+        if *n as usize <= EXAMPLES_PER_KIND {
+            let text = &text[..text.len().min(120)];
+            self.examples.push(SkippedLine {
+                kind,
+                line: line_no,
+                text: String::from_utf8_lossy(text).into_owned(),
+            });
+        }
+    }
+
+    /// Lines skipped, all kinds together.
+    pub fn total_skipped(&self) -> u64 {
+        self.skipped.iter().sum()
+    }
+
+    /// Skipped lines of one kind.
+    pub fn skipped(&self, kind: SkipKind) -> u64 {
+        self.skipped[kind.index()]
+    }
+
+    /// Adds another part's diagnostics, whose line numbers start after `line_offset` lines.
+    pub fn merge(&mut self, other: &Diagnostics, line_offset: u64) {
+        for k in SkipKind::ALL {
+            self.skipped[k.index()] += other.skipped[k.index()];
+        }
+        self.examples
+            .extend(other.examples.iter().map(|e| SkippedLine {
+                line: e.line + line_offset,
+                ..e.clone()
+            }));
+        self.examples.sort_by_key(|e| (e.kind, e.line));
+        let mut seen = [0usize; 2];
+        self.examples.retain(|e| {
+            seen[e.kind.index()] += 1;
+            seen[e.kind.index()] <= EXAMPLES_PER_KIND
+        });
+        self.srclines += other.srclines;
+        self.lines += other.lines;
+        self.samples += other.samples;
+    }
+
+    /// The earliest skipped line.
+    pub fn first_skipped(&self) -> Option<&SkippedLine> {
+        self.examples.iter().min_by_key(|e| e.line)
+    }
+}
+
+/// Parses `data`, calling `sink` for every sample. `#` lines before the first sample
+/// feed `header`; later ones are ignored, as perf prints them only in the header.
+pub fn parse<'a>(
+    data: &'a [u8],
+    header: &mut Header,
+    diag: &mut Diagnostics,
+    mut sink: impl FnMut(&Sample<'a>),
+) {
+    // The frames vector is reused from sample to sample.
+    let mut sample = Sample {
+        head: EventLine::default(),
+        frames: Vec::new(),
+        line: 0,
+    };
+    let mut open = false;
+    let mut in_header = true;
+    let mut line_no = 0u64;
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        let raw = &data[pos..end];
+        pos = end + 1;
+        line_no += 1;
+        if raw.first() == Some(&b'#') {
+            if in_header {
+                header.parse_line(raw);
+            }
+            continue;
+        }
+        let line = line::trim_end(raw);
+        if open {
+            if line.is_empty() {
+                diag.samples += 1;
+                sink(&sample);
+                open = false;
+            } else if let Some(frame) = line::parse_stack_line(line) {
+                sample.frames.push(frame);
+            } else if line::is_srcline(line) {
+                diag.srclines += 1;
+            } else {
+                diag.skip(SkipKind::StackLine, line_no, line);
+            }
+            continue;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        in_header = false;
+        match line::parse_event_line(line) {
+            Some(head) => {
+                sample.head = head;
+                sample.line = line_no;
+                sample.frames.clear();
+                if let Some(frame) = head.frame {
+                    sample.frames.push(frame);
+                    diag.samples += 1;
+                    sink(&sample);
+                } else {
+                    open = true;
+                }
+            }
+            None => diag.skip(SkipKind::EventLine, line_no, line),
+        }
+    }
+    if open {
+        diag.samples += 1;
+        sink(&sample);
+    }
+    diag.lines += line_no;
+}
+
+/// Splits `data` into at most `parts` pieces that each start at a sample boundary (just
+/// after a blank line), so that each piece parses exactly as it would in the whole.
+pub fn split_at_records(data: &[u8], parts: usize) -> Vec<&[u8]> {
+    let mut pieces = Vec::with_capacity(parts);
+    let mut start = 0;
+    for p in 1..parts {
+        let target = (data.len() * p / parts).max(start);
+        match next_boundary(data, target) {
+            Some(b) if b > start && b < data.len() => {
+                pieces.push(&data[start..b]);
+                start = b;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&data[start..]);
+    pieces
+}
+
+/// The offset just after the first blank line at or after `from`.
+fn next_boundary(data: &[u8], from: usize) -> Option<usize> {
+    // Start at a line start so a partial line is never taken as blank.
+    let mut pos = match from {
+        0 => 0,
+        f => f + memchr::memchr(b'\n', &data[f..])? + 1,
+    };
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        if line::is_blank(&data[pos..end]) && end < data.len() {
+            return Some(end + 1);
+        }
+        // Skip to the next "\n\n"-like spot quickly: blank lines are rare between them.
+        pos = end + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(data: &[u8]) -> (Vec<(u64, usize)>, Diagnostics) {
+        let mut out = Vec::new();
+        let mut diag = Diagnostics::default();
+        let mut header = Header::default();
+        parse(data, &mut header, &mut diag, |s| {
+            out.push((s.line, s.frames.len()))
+        });
+        (out, diag)
+    }
+
+    #[test]
+    fn samples_and_skips() {
+        let text = b"# event : name = cpu-clock, type = 1, config = 0x0\n\
+x 1 1.0: 1 cpu-clock:\n\
+\t1 a (b)\n\
+\tWEIRD\n\
+  pf.c:3\n\
+\n\
+\t2 orphan (b)\n\
+y 2 2.0: tp:hit: k=v 3 f+0x1 (d)\n\
+y 2 2.5: tp:hit: k=v\n";
+        let (samples, diag) = collect(text);
+        assert_eq!(samples, vec![(2, 1), (8, 1), (9, 0)]);
+        assert_eq!(diag.skipped(SkipKind::StackLine), 1);
+        assert_eq!(diag.skipped(SkipKind::EventLine), 1);
+        assert_eq!(diag.srclines, 1);
+        assert_eq!(diag.samples, 3);
+        assert_eq!(diag.first_skipped().unwrap().line, 4);
+    }
+
+    #[test]
+    fn split_pieces_start_after_blank_lines() {
+        let text = b"a 1 1.0: e:\n\t1 f (d)\n\nb 2 2.0: e:\n\t1 f (d)\n\nc 3 3.0: e:\n\t1 f (d)\n";
+        for parts in 1..8 {
+            let pieces = split_at_records(text, parts);
+            assert_eq!(pieces.concat(), text.to_vec());
+            for p in &pieces[1..] {
+                assert!(p[0] != b'\t' && p[0] != b'\n', "{parts}");
+            }
+        }
+        assert_eq!(split_at_records(text, 3).len(), 3);
+    }
+}
