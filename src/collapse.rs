@@ -8,8 +8,8 @@ use rustc_hash::FxHashMap;
 use crate::error::Error;
 use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
 use crate::profile::{EventId, Profile, Thread};
-use crate::script::header::{base_name, looks_like_tracepoint};
 use crate::script::EventType;
+use crate::script::header::{base_name, looks_like_tracepoint};
 
 /// How folded stacks are named and counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,7 +95,11 @@ pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<E
                 _ => looks_like_tracepoint(name),
             };
             let Some(first) = profile.events.iter().find(|e| !is_tracepoint(&e.name)) else {
-                return Ok(profile.events.first().map(|_| vec![EventId(0)]).unwrap_or_default());
+                return Ok(profile
+                    .events
+                    .first()
+                    .map(|_| vec![EventId(0)])
+                    .unwrap_or_default());
             };
             // `cycles:u` and `cycles` are one event with different modifiers.
             let base = base_name(&first.name);
@@ -140,7 +144,11 @@ pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded
                 line.extend_from_slice(b"_[j]");
             }
         }
-        let count = if opts.count_samples { c.samples } else { c.weight };
+        let count = if opts.count_samples {
+            c.samples
+        } else {
+            c.weight
+        };
         *merged.entry(line).or_insert(0) += count;
     }
     let mut stacks: Vec<(Vec<u8>, u64)> = merged.into_iter().collect();

@@ -64,8 +64,10 @@ fn progress_bar(len: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} parsing {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} parsing {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
@@ -145,14 +147,20 @@ pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -
     let input = Input::open(opts.read.input.as_deref())?;
     let profile = load_profile(&opts.read, &input, warn)?;
     let folded = fold_profile(&profile, &opts.fold, warn)?;
-    folded.write_to(BufWriter::with_capacity(1 << 16, out)).map_err(|source| Error::Write {
-        what: "folded stacks".into(),
-        source,
-    })
+    folded
+        .write_to(BufWriter::with_capacity(1 << 16, out))
+        .map_err(|source| Error::Write {
+            what: "folded stacks".into(),
+            source,
+        })
 }
 
 /// `faultline flamegraph`: writes an SVG from `perf script` text or folded stacks.
-pub fn flamegraph(opts: &FlamegraphOptions, stdout: impl Write, warn: &mut dyn Write) -> Result<()> {
+pub fn flamegraph(
+    opts: &FlamegraphOptions,
+    stdout: impl Write,
+    warn: &mut dyn Write,
+) -> Result<()> {
     let input = Input::open(opts.read.input.as_deref())?;
     let (stacks, title, count_name) = if flame::looks_folded(input.bytes()) {
         let stacks = flame::read_folded(input.bytes(), input.path())?;
@@ -165,7 +173,10 @@ pub fn flamegraph(opts: &FlamegraphOptions, stdout: impl Write, warn: &mut dyn W
         let event = folded.events.join(", ");
         let hrtimer = folded.events.iter().all(|e| {
             profile.header.event(e).map(|d| d.clock()) == Some(SampleClock::Hrtimer)
-                || matches!(crate::script::header::base_name(e), "cpu-clock" | "task-clock")
+                || matches!(
+                    crate::script::header::base_name(e),
+                    "cpu-clock" | "task-clock"
+                )
         });
         let count_name = if opts.fold.count_samples {
             "samples"
@@ -200,6 +211,8 @@ pub fn flamegraph(opts: &FlamegraphOptions, stdout: impl Write, warn: &mut dyn W
 }
 
 fn file_label(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

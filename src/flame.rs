@@ -56,7 +56,7 @@ pub fn looks_folded(data: &[u8]) -> bool {
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
-        if !parse_folded_line(line).is_some_and(|_| !line[0].is_ascii_whitespace()) {
+        if parse_folded_line(line).is_none() || line[0].is_ascii_whitespace() {
             return false;
         }
         seen += 1;

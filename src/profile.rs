@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indexmap::Equivalent;
 use rustc_hash::FxHashMap;
 
-use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, Interner, StackId};
-use crate::script::{self, Diagnostics, Header, Sample};
+use crate::intern::{
+    FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, Interner, StackId,
+};
+use crate::script::{self, Diagnostics, Header, RawFrame, Sample};
 use crate::symbols;
 
 /// A thread as named on sample lines.
@@ -98,7 +100,11 @@ pub struct Profile {
 
 impl Profile {
     /// Builds a profile from `perf script` text.
-    pub fn build<'a>(data: &'a [u8], opts: BuildOptions, progress: &(dyn Fn(u64) + Sync)) -> Profile {
+    pub fn build<'a>(
+        data: &'a [u8],
+        opts: BuildOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Profile {
         let threads = match opts.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -212,7 +218,10 @@ impl Profile {
             new_id[old] = EventId(new as u32);
         }
         let mut events: Vec<Option<EventStats>> = self.events.drain(..).map(Some).collect();
-        self.events = order.iter().map(|&i| events[i].take().expect("each once")).collect();
+        self.events = order
+            .iter()
+            .map(|&i| events[i].take().expect("each once"))
+            .collect();
         self.counts = std::mem::take(&mut self.counts)
             .into_iter()
             .map(|((e, t, s), c)| ((new_id[e.0 as usize], t, s), c))
@@ -251,6 +260,9 @@ struct PieceResult {
     header: Option<Header>,
 }
 
+/// A printed frame's symbol, DSO, and whether its comm is a JVM's.
+type FrameCacheKey<'a> = (&'a [u8], &'a [u8], bool);
+
 /// Builds one thread's partial profile.
 struct Builder<'a> {
     profile: Profile,
@@ -261,6 +273,11 @@ struct Builder<'a> {
     last_thread: Option<(&'a [u8], Option<i32>, i32, ThreadId)>,
     last_event: Option<(&'a [u8], EventId)>,
     event_names: FxHashMap<&'a [u8], EventId>,
+    /// (symbol, DSO, java) → a range of `frame_runs`: the ids a printed frame interns to.
+    frame_cache: FxHashMap<FrameCacheKey<'a>, (u32, u32)>,
+    frame_runs: Vec<FrameId>,
+    /// Whole callchains already interned (innermost first) → their stack.
+    stack_cache: FxHashMap<Box<[FrameId]>, StackId>,
     piece: usize,
 }
 
@@ -275,6 +292,9 @@ impl<'a> Builder<'a> {
             last_thread: None,
             last_event: None,
             event_names: FxHashMap::default(),
+            frame_cache: FxHashMap::default(),
+            frame_runs: Vec::new(),
+            stack_cache: FxHashMap::default(),
             piece: 0,
         }
     }
@@ -298,17 +318,21 @@ impl<'a> Builder<'a> {
         let stats = &mut self.profile.events[event.0 as usize];
         stats.samples += 1;
         stats.weight += weight;
-        let c = self.profile.counts.entry((event, thread, stack)).or_default();
+        let c = self
+            .profile
+            .counts
+            .entry((event, thread, stack))
+            .or_default();
         c.samples += 1;
         c.weight += weight;
     }
 
     fn event(&mut self, s: &Sample<'a>) -> EventId {
         let name = s.head.event;
-        if let Some((last, id)) = self.last_event {
-            if last == name {
-                return id;
-            }
+        if let Some((last, id)) = self.last_event
+            && last == name
+        {
+            return id;
         }
         let next = EventId(self.profile.events.len() as u32);
         let id = *self.event_names.entry(name).or_insert(next);
@@ -326,10 +350,12 @@ impl<'a> Builder<'a> {
 
     fn thread(&mut self, s: &Sample<'a>) -> ThreadId {
         let h = &s.head;
-        if let Some((comm, pid, tid, id)) = self.last_thread {
-            if comm == h.comm && pid == h.pid && tid == h.tid {
-                return id;
-            }
+        if let Some((comm, pid, tid, id)) = self.last_thread
+            && comm == h.comm
+            && pid == h.pid
+            && tid == h.tid
+        {
+            return id;
         }
         let key = ThreadRef {
             comm: h.comm,
@@ -363,6 +389,16 @@ impl<'a> Builder<'a> {
             if f.symbol.first() == Some(&b'(') {
                 continue;
             }
+            // The name depends only on symbol, DSO and comm, except for inlined frames
+            // (their caller's DSO) and `--addrs` names of unknown frames.
+            let cacheable =
+                !(f.is_inlined() || self.opts.include_addrs && f.symbol == b"[unknown]");
+            if cacheable && let Some(&(start, len)) = self.frame_cache.get(&(f.symbol, f.dso, java))
+            {
+                let run = &self.frame_runs[start as usize..(start + len) as usize];
+                self.ids.extend(run.iter().rev());
+                continue;
+            }
             // An inlined frame runs in its caller's DSO, the next frame that is not inlined.
             let dso = if f.is_inlined() {
                 s.frames[i + 1..]
@@ -372,39 +408,56 @@ impl<'a> Builder<'a> {
             } else {
                 f.dso
             };
-            let mut flags = 0;
-            if symbols::is_kernel(dso) {
-                flags |= FRAME_KERNEL;
-            }
-            if symbols::is_jit(dso) {
-                flags |= FRAME_JIT;
-            }
-            let symbol = symbols::fix_rust_symbol(f.symbol);
-            self.part_ids.clear();
-            for (j, part) in split_arrows(&symbol).enumerate() {
-                self.key.clear();
-                self.key.push(if j > 0 { flags | FRAME_INLINED } else { flags });
-                symbols::push_unknown_fallback(
-                    &mut self.key,
-                    part,
-                    f.dso,
-                    f.addr,
-                    self.opts.include_addrs,
-                );
-                symbols::tidy_generic(&mut self.key, 1);
-                if java {
-                    symbols::tidy_java(&mut self.key, 1);
-                }
-                self.part_ids.push(self.profile.interner.frame(&self.key));
-            }
-            // `a->b` prints the caller first; ids are kept innermost first.
+            self.intern_frame(f, dso, java);
             self.ids.extend(self.part_ids.iter().rev());
+            if cacheable {
+                let start = self.frame_runs.len() as u32;
+                self.frame_runs.extend_from_slice(&self.part_ids);
+                let len = self.part_ids.len() as u32;
+                self.frame_cache
+                    .insert((f.symbol, f.dso, java), (start, len));
+            }
+        }
+        if let Some(&stack) = self.stack_cache.get(&self.ids[..]) {
+            return stack;
         }
         let mut stack = StackId::EMPTY;
         for &frame in self.ids.iter().rev() {
             stack = self.profile.interner.push(stack, frame);
         }
+        self.stack_cache.insert(self.ids.as_slice().into(), stack);
         stack
+    }
+
+    /// Interns the names one printed frame stands for into `self.part_ids`, caller
+    /// first (a Java `a->b` chain gives several).
+    fn intern_frame(&mut self, f: &RawFrame<'a>, annotation_dso: &[u8], java: bool) {
+        let mut flags = 0;
+        if symbols::is_kernel(annotation_dso) {
+            flags |= FRAME_KERNEL;
+        }
+        if symbols::is_jit(annotation_dso) {
+            flags |= FRAME_JIT;
+        }
+        let symbol = symbols::fix_rust_symbol(f.symbol);
+        self.part_ids.clear();
+        for (j, part) in split_arrows(&symbol).enumerate() {
+            self.key.clear();
+            self.key
+                .push(if j > 0 { flags | FRAME_INLINED } else { flags });
+            symbols::push_unknown_fallback(
+                &mut self.key,
+                part,
+                f.dso,
+                f.addr,
+                self.opts.include_addrs,
+            );
+            symbols::tidy_generic(&mut self.key, 1);
+            if java {
+                symbols::tidy_java(&mut self.key, 1);
+            }
+            self.part_ids.push(self.profile.interner.frame(&self.key));
+        }
     }
 }
 

@@ -173,10 +173,19 @@ mod tests {
 
     #[test]
     fn argument_lists_are_cut_but_not_go_receivers() {
-        assert_eq!(tidy("StealTask::do_it(GCTaskManager*, unsigned int)"), "StealTask::do_it");
+        assert_eq!(
+            tidy("StealTask::do_it(GCTaskManager*, unsigned int)"),
+            "StealTask::do_it"
+        );
         assert_eq!(tidy("net/http.(*Client).Do"), "net/http.(*Client).Do");
-        assert_eq!(tidy("(anonymous namespace)::foo(int)"), "(anonymous namespace)::foo");
-        assert_eq!(tidy("std::function<void (int)>::operator()(int) const"), "std::function<void (int)>::operator");
+        assert_eq!(
+            tidy("(anonymous namespace)::foo(int)"),
+            "(anonymous namespace)::foo"
+        );
+        assert_eq!(
+            tidy("std::function<void (int)>::operator()(int) const"),
+            "std::function<void (int)>::operator"
+        );
         assert_eq!(tidy("Ljava/lang/Object;.wait"), "Ljava/lang/Object:.wait");
     }
 
@@ -200,7 +209,13 @@ mod tests {
         push_unknown_fallback(&mut v, b"[unknown]", b"[unknown]", b"7f", true);
         assert_eq!(v, b"[unknown <7f>]");
         v.clear();
-        push_unknown_fallback(&mut v, b"[unknown]", b"/tmp/libx.so (deleted)", b"7f", false);
+        push_unknown_fallback(
+            &mut v,
+            b"[unknown]",
+            b"/tmp/libx.so (deleted)",
+            b"7f",
+            false,
+        );
         assert_eq!(v, b"[libx.so]");
     }
 

@@ -43,7 +43,7 @@ pub struct RawFrame<'a> {
     /// The hex digits of the `+0x…` offset, empty when none was printed.
     pub offset: &'a [u8],
     /// The DSO without its parentheses: `[kernel.kallsyms]`, `/usr/lib/libc.so.6`,
-    /// `/tmp/x.so (deleted)`, `inlined`.
+    /// `/tmp/x.so (deleted)`, `inlined`; empty when perf printed none.
     pub dso: &'a [u8],
 }
 
@@ -137,7 +137,10 @@ fn timestamp(input: &[u8]) -> IResult<&[u8], Nanos> {
     for i in 0..9 {
         nanos = nanos * 10 + frac.get(i).map_or(0, |d| u64::from(d - b'0'));
     }
-    Ok((rest, Nanos(secs.saturating_mul(1_000_000_000).saturating_add(nanos))))
+    Ok((
+        rest,
+        Nanos(secs.saturating_mul(1_000_000_000).saturating_add(nanos)),
+    ))
 }
 
 /// `1001001 ` (the period, always followed by the event name).
@@ -164,13 +167,18 @@ fn event_name(input: &[u8]) -> IResult<&[u8], &[u8]> {
     }
 }
 
+fn is_hex(word: &[u8]) -> bool {
+    !word.is_empty() && word.iter().all(u8::is_ascii_hexdigit)
+}
+
 fn is_digit(b: u8) -> bool {
     b.is_ascii_digit()
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |acc, &d| {
-        acc.checked_mul(10)?.checked_add(u64::from(d.wrapping_sub(b'0')))
+        acc.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
     })
 }
 
@@ -181,9 +189,12 @@ fn parse_i32(s: &[u8]) -> Option<i32> {
     }
 }
 
+/// (comm, pid, tid, the rest of the line).
+type CommPid<'a> = (&'a [u8], Option<i32>, i32, &'a [u8]);
+
 /// Finds the comm and the pid word: the first word of digits (or `pid/tid`, or `-1`)
 /// that follows a space and is followed by one.
-fn split_comm_pid(line: &[u8]) -> Option<(&[u8], Option<i32>, i32, &[u8])> {
+fn split_comm_pid(line: &[u8]) -> Option<CommPid<'_>> {
     let mut word_start = 0;
     let mut all_digits = false;
     let mut last_was_space = false;
@@ -225,7 +236,9 @@ fn split_payload(rest: &[u8]) -> (&[u8], Option<RawFrame<'_>>) {
     if rest.is_empty() {
         return (rest, None);
     }
-    if let Some(frame) = parse_stack_line(rest) {
+    if let Some(frame) = parse_stack_line(rest)
+        && is_hex(frame.addr)
+    {
         return (b"", Some(frame));
     }
     if rest.last() != Some(&b')') {
@@ -237,10 +250,10 @@ fn split_payload(rest: &[u8]) -> (&[u8], Option<RawFrame<'_>>) {
         let start = i + sp + 1;
         let word_end = memchr::memchr(b' ', &rest[start..]).map_or(rest.len(), |e| start + e);
         let word = &rest[start..word_end];
-        if !word.is_empty() && word.iter().all(u8::is_ascii_hexdigit) {
-            if let Some(frame) = parse_stack_line(&rest[start..]) {
-                return (trim(&rest[..start]), Some(frame));
-            }
+        if is_hex(word)
+            && let Some(frame) = parse_stack_line(&rest[start..])
+        {
+            return (trim(&rest[..start]), Some(frame));
         }
         i = start;
     }
@@ -307,6 +320,10 @@ fn split_dso(rest: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 fn balanced(token: &[u8]) -> bool {
+    // The common case: `(dso)` with no parentheses inside.
+    if memchr::memchr2(b'(', b')', &token[1..token.len() - 1]).is_none() {
+        return true;
+    }
     let mut depth = 0i32;
     for (i, &b) in token.iter().enumerate() {
         match b {
@@ -328,27 +345,75 @@ fn balanced(token: &[u8]) -> bool {
 
 /// `main+0x1f` → (`main`, `1f`). A `+0x` whose tail is not hex is part of the name.
 fn split_offset(func: &[u8]) -> (&[u8], &[u8]) {
-    if let Some(at) = memchr::memmem::rfind(func, b"+0x") {
-        let tail = &func[at + 3..];
-        if tail.iter().all(u8::is_ascii_hexdigit) {
-            return (&func[..at], tail);
+    // Only the last `+` can start an all-hex tail, so no substring search is needed.
+    if let Some(at) = memchr::memrchr(b'+', func) {
+        let tail = &func[at + 1..];
+        if let Some(hex) = tail.strip_prefix(b"0x")
+            && hex.iter().all(u8::is_ascii_hexdigit)
+        {
+            return (&func[..at], hex);
         }
     }
     (func, b"")
 }
 
-/// Whether a line is a `-F +srcline` source location (`  pf.c:12`, `  ??:0`) rather
-/// than a frame. Such lines are indented, end in `:<digits>`, and have no `(dso)`.
-pub fn is_srcline(line: &[u8]) -> bool {
+/// Parses a callchain line that has no DSO, as `perf script -F +srcline --inline`
+/// prints inlined frames (the `(inlined)` marker moves to the srcline after it):
+///
+/// ```text
+/// <TAB>            1184 mix_inline+0x3b
+/// ```
+pub fn parse_bare_frame(line: &[u8]) -> Option<RawFrame<'_>> {
+    if !line.first().is_some_and(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let s = line.trim_ascii_start();
+    let sp = memchr::memchr(b' ', s)?;
+    let addr = &s[..sp];
+    let func = trim(&s[sp + 1..]);
+    if !is_hex(addr) || func.is_empty() {
+        return None;
+    }
+    let (symbol, offset) = split_offset(func);
+    Some(RawFrame {
+        addr,
+        symbol,
+        offset,
+        dso: b"",
+    })
+}
+
+/// A `-F +srcline` source location line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Srcline<'a> {
+    /// `file:line`, or `??:0` when unknown.
+    pub location: &'a [u8],
+    /// Whether perf marked the frame before it as inlined (`spin.c:19 (inlined)`).
+    pub inlined: bool,
+}
+
+/// Parses a `-F +srcline` line: indented `file:line`, optionally followed by `(inlined)`.
+///
+/// ```text
+///   spin.c:28
+///   ??:0
+///   spin.c:19 (inlined)
+/// ```
+pub fn parse_srcline(line: &[u8]) -> Option<Srcline<'_>> {
+    if !line.first().is_some_and(u8::is_ascii_whitespace) {
+        return None;
+    }
     let s = trim(line);
-    if s.is_empty() || s.last() == Some(&b')') || !line.first().is_some_and(u8::is_ascii_whitespace)
-    {
-        return false;
+    let (location, inlined) = match s.strip_suffix(b" (inlined)") {
+        Some(loc) => (trim(loc), true),
+        None => (s, false),
+    };
+    let colon = memchr::memrchr(b':', location)?;
+    let digits = &location[colon + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || location.contains(&b' ') {
+        return None;
     }
-    match memchr::memrchr(b':', s) {
-        Some(c) => c + 1 < s.len() && s[c + 1..].iter().all(u8::is_ascii_digit),
-        None => false,
-    }
+    Some(Srcline { location, inlined })
 }
 
 #[cfg(test)]
@@ -435,7 +500,9 @@ mod tests {
 
     #[test]
     fn same_line_frame_without_payload() {
-        let e = ev("false 64414 20110.539270:      34467 cycles:u:  ffffffff9aa3c8de [unknown] ([unknown])");
+        let e = ev(
+            "false 64414 20110.539270:      34467 cycles:u:  ffffffff9aa3c8de [unknown] ([unknown])",
+        );
         assert_eq!(e.payload, b"");
         assert_eq!(e.frame.unwrap().symbol, b"[unknown]");
     }
@@ -455,8 +522,10 @@ mod tests {
 
     #[test]
     fn stack_lines() {
-        let f = parse_stack_line(b"\t    7f533952bc77 _dl_check_map_versions+0x597 (/usr/lib/ld-2.28.so)")
-            .unwrap();
+        let f = parse_stack_line(
+            b"\t    7f533952bc77 _dl_check_map_versions+0x597 (/usr/lib/ld-2.28.so)",
+        )
+        .unwrap();
         assert_eq!(
             (f.addr, f.symbol, f.offset, f.dso),
             (
@@ -471,7 +540,10 @@ mod tests {
         let f = parse_stack_line(b"  7f0a1c2d3e4f helper+0x10 (/tmp/libfoo.so (deleted))").unwrap();
         assert_eq!(f.symbol, b"helper");
         assert_eq!(f.dso, b"/tmp/libfoo.so (deleted)");
-        let f = parse_stack_line(b"  401b97 StealTask::do_it(GCTaskManager*, unsigned int) (/lib/libjvm.so)").unwrap();
+        let f = parse_stack_line(
+            b"  401b97 StealTask::do_it(GCTaskManager*, unsigned int) (/lib/libjvm.so)",
+        )
+        .unwrap();
         assert_eq!(f.symbol, b"StealTask::do_it(GCTaskManager*, unsigned int)");
         assert!(parse_stack_line(b"\t          THIS_IS_A_WEIRD_LINE").is_none());
         assert!(parse_stack_line(b"  401b97 main").is_none());
@@ -479,9 +551,25 @@ mod tests {
 
     #[test]
     fn srclines() {
-        assert!(is_srcline(b"  pf.c:12"));
-        assert!(is_srcline(b"  ??:0"));
-        assert!(!is_srcline(b"  401b97 main+0x1f (./x)"));
-        assert!(!is_srcline(b"pf.c:12"));
+        assert_eq!(parse_srcline(b"  pf.c:12").map(|s| s.inlined), Some(false));
+        assert_eq!(
+            parse_srcline(b"  ??:0").map(|s| s.location),
+            Some(&b"??:0"[..])
+        );
+        let s = parse_srcline(b"  spin.c:19 (inlined)").unwrap();
+        assert_eq!((s.location, s.inlined), (&b"spin.c:19"[..], true));
+        assert!(parse_srcline(b"  401b97 main+0x1f (./x)").is_none());
+        assert!(parse_srcline(b"pf.c:12").is_none());
+    }
+
+    #[test]
+    fn bare_frames() {
+        let f = parse_bare_frame(b"\t            1184 mix_inline+0x3b").unwrap();
+        assert_eq!(
+            (f.addr, f.symbol, f.dso),
+            (&b"1184"[..], &b"mix_inline"[..], &b""[..])
+        );
+        assert!(parse_bare_frame(b"\t          THIS_IS_A_WEIRD_LINE").is_none());
+        assert!(parse_bare_frame(b"x 1184 main").is_none());
     }
 }

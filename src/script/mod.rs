@@ -4,12 +4,12 @@
 //!
 //! ```text
 //!               pf  3327    84.072112:    1001001                  cpu-clock:
-//! 	ffffffff8157bab0 perf_swevent_event+0x160 ([kernel.kallsyms])
-//! 	           d4409 _exit+0x29 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+//! <TAB>ffffffff8157bab0 perf_swevent_event+0x160 ([kernel.kallsyms])
+//! <TAB>           d4409 _exit+0x29 (/usr/lib/x86_64-linux-gnu/libc.so.6)
 //!
 //! ```
 //!
-//! Events recorded without callchains print their ip and symbol on the event line and
+//! (`<TAB>` stands for a tab character.) Events recorded without callchains print their ip and symbol on the event line and
 //! need no blank line before the next sample. The state machine follows inferno's
 //! (and so stackcollapse-perf.pl's), so that folded output matches it byte for byte,
 //! except that nothing is skipped without being counted.
@@ -81,7 +81,11 @@ pub struct Diagnostics {
     pub examples: Vec<SkippedLine>,
     /// `-F +srcline` source lines, understood and set aside.
     pub srclines: u64,
-    /// Lines read.
+    /// Callchain lines read as frames (not counting frames on event lines).
+    pub frame_lines: u64,
+    /// Comment and blank lines.
+    pub ignored_lines: u64,
+    /// Lines read: samples + frame_lines + srclines + ignored_lines + skipped lines.
     pub lines: u64,
     /// Samples read.
     pub samples: u64,
@@ -131,6 +135,8 @@ impl Diagnostics {
             seen[e.kind.index()] <= EXAMPLES_PER_KIND
         });
         self.srclines += other.srclines;
+        self.frame_lines += other.frame_lines;
+        self.ignored_lines += other.ignored_lines;
         self.lines += other.lines;
         self.samples += other.samples;
     }
@@ -168,24 +174,36 @@ pub fn parse<'a>(
             if in_header {
                 header.parse_line(raw);
             }
+            diag.ignored_lines += 1;
             continue;
         }
         let line = line::trim_end(raw);
         if open {
             if line.is_empty() {
                 diag.samples += 1;
+                diag.ignored_lines += 1;
                 sink(&sample);
                 open = false;
             } else if let Some(frame) = line::parse_stack_line(line) {
+                diag.frame_lines += 1;
                 sample.frames.push(frame);
-            } else if line::is_srcline(line) {
+            } else if line::parse_srcline(line).is_some() {
                 diag.srclines += 1;
+            } else if let Some(frame) = line::parse_bare_frame(line)
+                .filter(|_| next_is_inlined_srcline(&data[pos.min(data.len())..]))
+            {
+                diag.frame_lines += 1;
+                sample.frames.push(RawFrame {
+                    dso: b"inlined",
+                    ..frame
+                });
             } else {
                 diag.skip(SkipKind::StackLine, line_no, line);
             }
             continue;
         }
         if line.is_empty() {
+            diag.ignored_lines += 1;
             continue;
         }
         in_header = false;
@@ -212,6 +230,13 @@ pub fn parse<'a>(
     diag.lines += line_no;
 }
 
+/// Whether the line at the start of `rest` is a srcline marked `(inlined)`, which makes
+/// the DSO-less frame line before it an inlined frame (`perf script -F +srcline --inline`).
+fn next_is_inlined_srcline(rest: &[u8]) -> bool {
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    line::parse_srcline(line::trim_end(&rest[..end])).is_some_and(|s| s.inlined)
+}
+
 /// Splits `data` into at most `parts` pieces that each start at a sample boundary (just
 /// after a blank line), so that each piece parses exactly as it would in the whole.
 pub fn split_at_records(data: &[u8], parts: usize) -> Vec<&[u8]> {
@@ -234,16 +259,16 @@ pub fn split_at_records(data: &[u8], parts: usize) -> Vec<&[u8]> {
 /// The offset just after the first blank line at or after `from`.
 fn next_boundary(data: &[u8], from: usize) -> Option<usize> {
     // Start at a line start so a partial line is never taken as blank.
-    let mut pos = match from {
-        0 => 0,
-        f => f + memchr::memchr(b'\n', &data[f..])? + 1,
+    let mut pos = if from == 0 || data.get(from - 1) == Some(&b'\n') {
+        from
+    } else {
+        from + memchr::memchr(b'\n', &data[from..])? + 1
     };
     while pos < data.len() {
         let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
         if line::is_blank(&data[pos..end]) && end < data.len() {
             return Some(end + 1);
         }
-        // Skip to the next "\n\n"-like spot quickly: blank lines are rare between them.
         pos = end + 1;
     }
     None
@@ -265,15 +290,19 @@ mod tests {
 
     #[test]
     fn samples_and_skips() {
-        let text = b"# event : name = cpu-clock, type = 1, config = 0x0\n\
-x 1 1.0: 1 cpu-clock:\n\
-\t1 a (b)\n\
-\tWEIRD\n\
-  pf.c:3\n\
-\n\
-\t2 orphan (b)\n\
-y 2 2.0: tp:hit: k=v 3 f+0x1 (d)\n\
-y 2 2.5: tp:hit: k=v\n";
+        let text = [
+            "# event : name = cpu-clock, type = 1, config = 0x0",
+            "x 1 1.0: 1 cpu-clock:",
+            "\t1 a (b)",
+            "\tWEIRD",
+            "  pf.c:3",
+            "",
+            "\t2 orphan (b)",
+            "y 2 2.0: tp:hit: k=v 3 f+0x1 (d)",
+            "y 2 2.5: tp:hit: k=v",
+        ]
+        .join("\n");
+        let text = text.as_bytes();
         let (samples, diag) = collect(text);
         assert_eq!(samples, vec![(2, 1), (8, 1), (9, 0)]);
         assert_eq!(diag.skipped(SkipKind::StackLine), 1);

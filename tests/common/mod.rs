@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under `fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+/// The shared collapse corpus, if this checkout has `../shared` beside it.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = root().join("../shared/corpus/collapse-perf");
+    if dir.join("manifest.tsv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} not found (the corpus lives in ../shared beside the checkout)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Runs the faultline binary.
+pub fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+/// Compares `actual` with the golden file, or rewrites it when FAULTLINE_BLESS=1.
+pub fn check_golden(path: &Path, actual: &[u8]) {
+    if std::env::var_os("FAULTLINE_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with FAULTLINE_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let exp = String::from_utf8_lossy(&expected);
+        let act = String::from_utf8_lossy(actual);
+        let first = exp
+            .lines()
+            .zip(act.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(exp.lines().count().min(act.lines().count()));
+        panic!(
+            "{} differs at line {}:\n expected: {:?}\n   actual: {:?}\n(FAULTLINE_BLESS=1 rewrites it)",
+            path.display(),
+            first + 1,
+            exp.lines().nth(first),
+            act.lines().nth(first)
+        );
+    }
+}
