@@ -260,8 +260,23 @@ struct PieceResult {
     header: Option<Header>,
 }
 
-/// A printed frame's symbol, DSO, and whether its comm is a JVM's.
-type FrameCacheKey<'a> = (&'a [u8], &'a [u8], bool);
+/// A printed frame's symbol and DSO as (address, length) in the input, and whether its
+/// comm is a JVM's. Addresses suffice because the input does not change while it is
+/// borrowed, and the parser hands out the same slices for repeated lines.
+type FrameCacheKey = (usize, usize, usize, usize, bool);
+
+fn frame_cache_key(f: &RawFrame<'_>, java: bool) -> FrameCacheKey {
+    (
+        f.symbol.as_ptr() as usize,
+        f.symbol.len(),
+        f.dso.as_ptr() as usize,
+        f.dso.len(),
+        java,
+    )
+}
+
+/// Entries in the frame cache at most: inputs whose lines rarely repeat skip it.
+const FRAME_CACHE_CAPACITY: usize = 1 << 16;
 
 /// Builds one thread's partial profile.
 struct Builder<'a> {
@@ -274,7 +289,7 @@ struct Builder<'a> {
     last_event: Option<(&'a [u8], EventId)>,
     event_names: FxHashMap<&'a [u8], EventId>,
     /// (symbol, DSO, java) → a range of `frame_runs`: the ids a printed frame interns to.
-    frame_cache: FxHashMap<FrameCacheKey<'a>, (u32, u32)>,
+    frame_cache: FxHashMap<FrameCacheKey, (u32, u32)>,
     frame_runs: Vec<FrameId>,
     /// Whole callchains already interned (innermost first) → their stack.
     stack_cache: FxHashMap<Box<[FrameId]>, StackId>,
@@ -393,7 +408,8 @@ impl<'a> Builder<'a> {
             // (their caller's DSO) and `--addrs` names of unknown frames.
             let cacheable =
                 !(f.is_inlined() || self.opts.include_addrs && f.symbol == b"[unknown]");
-            if cacheable && let Some(&(start, len)) = self.frame_cache.get(&(f.symbol, f.dso, java))
+            if cacheable
+                && let Some(&(start, len)) = self.frame_cache.get(&frame_cache_key(f, java))
             {
                 let run = &self.frame_runs[start as usize..(start + len) as usize];
                 self.ids.extend(run.iter().rev());
@@ -410,12 +426,12 @@ impl<'a> Builder<'a> {
             };
             self.intern_frame(f, dso, java);
             self.ids.extend(self.part_ids.iter().rev());
-            if cacheable {
+            if cacheable && self.frame_cache.len() < FRAME_CACHE_CAPACITY {
                 let start = self.frame_runs.len() as u32;
                 self.frame_runs.extend_from_slice(&self.part_ids);
                 let len = self.part_ids.len() as u32;
                 self.frame_cache
-                    .insert((f.symbol, f.dso, java), (start, len));
+                    .insert(frame_cache_key(f, java), (start, len));
             }
         }
         if let Some(&stack) = self.stack_cache.get(&self.ids[..]) {

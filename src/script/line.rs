@@ -195,39 +195,30 @@ type CommPid<'a> = (&'a [u8], Option<i32>, i32, &'a [u8]);
 /// Finds the comm and the pid word: the first word of digits (or `pid/tid`, or `-1`)
 /// that follows a space and is followed by one.
 fn split_comm_pid(line: &[u8]) -> Option<CommPid<'_>> {
-    let mut word_start = 0;
-    let mut all_digits = false;
-    let mut last_was_space = false;
-    let mut slash_at = None;
-    for (i, &b) in line.iter().enumerate() {
-        if b == b' ' {
-            if all_digits && !last_was_space {
-                let word = &line[word_start..i];
-                let (pid, tid) = match slash_at {
-                    Some(s) => (Some(parse_i32(&line[word_start..s])?), &line[s + 1..i]),
-                    None => (None, word),
-                };
-                if let Some(tid) = parse_i32(tid) {
-                    let comm = trim(&line[..word_start - 1]);
-                    return Some((comm, pid, tid, &line[i + 1..]));
-                }
-            }
-            word_start = i + 1;
-            all_digits = true;
-            slash_at = None;
-        } else if b == b'/' {
-            if all_digits {
-                slash_at = Some(i);
-            }
-        } else if b == b'-' && all_digits && (i == word_start || slash_at == Some(i - 1)) {
-            // `-1` for samples of tasks that were gone when perf resolved them.
-        } else if !b.is_ascii_digit() {
-            all_digits = false;
-            slash_at = None;
+    // The text before the first space always belongs to the comm.
+    let mut space = memchr::memchr(b' ', line)?;
+    loop {
+        let start = space + 1;
+        let end = start + memchr::memchr(b' ', &line[start..])?;
+        if let Some((pid, tid)) = pid_word(&line[start..end]) {
+            return Some((trim(&line[..space]), pid, tid, &line[end + 1..]));
         }
-        last_was_space = b == b' ';
+        space = end;
     }
-    None
+}
+
+/// `3327` (a tid), `24636/25607` (pid/tid) or `-1`.
+fn pid_word(word: &[u8]) -> Option<(Option<i32>, i32)> {
+    if !word
+        .first()
+        .is_some_and(|&b| b.is_ascii_digit() || b == b'-')
+    {
+        return None;
+    }
+    match memchr::memchr(b'/', word) {
+        Some(s) => Some((Some(parse_i32(&word[..s])?), parse_i32(&word[s + 1..])?)),
+        None => Some((None, parse_i32(word)?)),
+    }
 }
 
 /// Separates a tracepoint payload from a same-line frame (`… error_code=0x6 ffffffff821f5340
@@ -274,6 +265,9 @@ fn split_payload(rest: &[u8]) -> (&[u8], Option<RawFrame<'_>>) {
 /// The symbol is everything between the address and the final parenthesised DSO,
 /// trimmed; an empty symbol becomes `" "`, as in stackcollapse-perf.pl.
 pub fn parse_stack_line(line: &[u8]) -> Option<RawFrame<'_>> {
+    if line.last() != Some(&b')') {
+        return None;
+    }
     let s = line.trim_ascii_start();
     let (rest, addr) = take_while::<_, _, nom::error::Error<&[u8]>>(|b: u8| b != b' ')(s).ok()?;
     let rest = rest.strip_prefix(b" ")?;
@@ -293,6 +287,17 @@ pub fn parse_stack_line(line: &[u8]) -> Option<RawFrame<'_>> {
 fn split_dso(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     if rest.last() != Some(&b')') {
         return None;
+    }
+    // The common case, `sym (dso)` with no space or parenthesis inside the DSO: one
+    // short backward scan instead of searches.
+    for i in (0..rest.len() - 1).rev() {
+        match rest[i] {
+            b'(' if i > 0 && rest[i - 1] == b' ' => {
+                return Some((&rest[..i - 1], &rest[i + 1..rest.len() - 1]));
+            }
+            b'(' | b')' | b' ' => break,
+            _ => {}
+        }
     }
     let last_space = memchr::memrchr(b' ', rest)?;
     let token = &rest[last_space + 1..];
@@ -345,14 +350,13 @@ fn balanced(token: &[u8]) -> bool {
 
 /// `main+0x1f` → (`main`, `1f`). A `+0x` whose tail is not hex is part of the name.
 fn split_offset(func: &[u8]) -> (&[u8], &[u8]) {
-    // Only the last `+` can start an all-hex tail, so no substring search is needed.
-    if let Some(at) = memchr::memrchr(b'+', func) {
-        let tail = &func[at + 1..];
-        if let Some(hex) = tail.strip_prefix(b"0x")
-            && hex.iter().all(u8::is_ascii_hexdigit)
-        {
-            return (&func[..at], hex);
-        }
+    // Scan back over hex digits; only then can `+0x` precede them.
+    let mut i = func.len();
+    while i > 0 && func[i - 1].is_ascii_hexdigit() {
+        i -= 1;
+    }
+    if i >= 3 && &func[i - 3..i] == b"+0x" {
+        return (&func[..i - 3], &func[i..]);
     }
     (func, b"")
 }

@@ -161,6 +161,7 @@ pub fn parse<'a>(
         frames: Vec::new(),
         line: 0,
     };
+    let mut memo = FrameMemo::default();
     let mut open = false;
     let mut in_header = true;
     let mut line_no = 0u64;
@@ -184,7 +185,7 @@ pub fn parse<'a>(
                 diag.ignored_lines += 1;
                 sink(&sample);
                 open = false;
-            } else if let Some(frame) = line::parse_stack_line(line) {
+            } else if let Some(frame) = memo.frame(line) {
                 diag.frame_lines += 1;
                 sample.frames.push(frame);
             } else if line::parse_srcline(line).is_some() {
@@ -228,6 +229,29 @@ pub fn parse<'a>(
         sink(&sample);
     }
     diag.lines += line_no;
+}
+
+/// Remembers parsed callchain lines: a recording repeats the same few thousand lines
+/// millions of times, and a hash lookup is cheaper than parsing. Bounded, so inputs
+/// of all-distinct lines cost no more memory than a fixed table.
+#[derive(Default)]
+struct FrameMemo<'a> {
+    map: rustc_hash::FxHashMap<&'a [u8], RawFrame<'a>>,
+}
+
+impl<'a> FrameMemo<'a> {
+    const CAPACITY: usize = 1 << 16;
+
+    fn frame(&mut self, line: &'a [u8]) -> Option<RawFrame<'a>> {
+        if let Some(f) = self.map.get(line) {
+            return Some(*f);
+        }
+        let f = line::parse_stack_line(line)?;
+        if self.map.len() < Self::CAPACITY {
+            self.map.insert(line, f);
+        }
+        Some(f)
+    }
 }
 
 /// Whether the line at the start of `rest` is a srcline marked `(inlined)`, which makes
