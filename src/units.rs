@@ -40,6 +40,52 @@ impl Bytes {
     }
 }
 
+impl Bytes {
+    /// Parses a size: a number with an optional binary suffix `k`, `m`, `g`, `t`
+    /// (KiB, MiB, GiB, TiB; case-insensitive, `kb`/`kib` also accepted): `4k`, `2M`,
+    /// `64GiB`, `4096`.
+    pub fn parse(s: &str) -> Result<Bytes, String> {
+        let t = s.trim();
+        let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, suffix) = t.split_at(digits);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size (examples: 4096, 4k, 2m, 64g, 1t)"))?;
+        let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            "t" | "tb" | "tib" => 40,
+            other => {
+                return Err(format!(
+                    "{s:?}: unknown size suffix {other:?} (use k, m, g or t)"
+                ));
+            }
+        };
+        n.checked_mul(1u64 << shift)
+            .map(Bytes)
+            .ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(&str, u64); 4] = [
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
+        for (name, size) in UNITS {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{} {name}", self.0 / size);
+            }
+        }
+        write!(f, "{} B", self.0)
+    }
+}
+
 /// A count of 4 KiB pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pages(pub u64);
@@ -59,6 +105,19 @@ mod tests {
     fn nanos_display_keeps_nine_digits() {
         assert_eq!(Nanos(84_071_346_947).to_string(), "84.071346947");
         assert_eq!(Nanos(5).to_string(), "0.000000005");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(Bytes::parse("4k"), Ok(Bytes(4096)));
+        assert_eq!(Bytes::parse("2M"), Ok(Bytes(2 << 20)));
+        assert_eq!(Bytes::parse("64GiB"), Ok(Bytes(64 << 30)));
+        assert_eq!(Bytes::parse("4096"), Ok(Bytes(4096)));
+        assert!(Bytes::parse("4x").is_err());
+        assert!(Bytes::parse("").is_err());
+        assert!(Bytes::parse("99999999t").is_err());
+        assert_eq!(Bytes(2 << 20).to_string(), "2 MiB");
+        assert_eq!(Bytes(1000).to_string(), "1000 B");
     }
 
     #[test]

@@ -157,3 +157,17 @@ fn stdin_and_empty_input() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no samples"));
 }
+
+#[test]
+fn non_utf8_symbols_keep_their_samples() {
+    let p = tmp(
+        "latin1.txt",
+        b"pf 1 1.0: 5 cpu-clock:\n\t1 caf\xe9_init (/x)\n\t2 main (/x)\n\n",
+    );
+    let out = common::faultline(&["collapse", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "pf;main;caf\u{fffd}_init 5\n"
+    );
+}
