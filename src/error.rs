@@ -80,6 +80,9 @@ pub enum Error {
         /// The line.
         text: String,
     },
+    /// A recording was refused or failed.
+    #[error(transparent)]
+    Record(#[from] crate::runner::RecordError),
     /// Writing output failed.
     #[error("writing {what}: {source}")]
     Write {

@@ -4,17 +4,28 @@
 //!
 //! Data flows one way: input bytes ([`input`]) → parsed samples ([`script`]) → an
 //! interned profile ([`profile`], [`intern`]) → outputs ([`collapse`], [`flame`]).
+//! Recordings come from [`runner`] (perf under a [`cgroup`] cap, [`thp`] mode, the
+//! [`sampler`] of [`procfs`]) running built-in [`workloads`], whose page-table cost
+//! [`pagetable`] predicts.
 #![warn(missing_docs)]
 
+pub mod cgroup;
 pub mod collapse;
 pub mod commands;
 pub mod error;
+pub mod exec;
 pub mod flame;
 pub mod input;
 pub mod intern;
+pub mod pagetable;
+pub mod procfs;
 pub mod profile;
+pub mod runner;
+pub mod sampler;
 pub mod script;
 pub mod symbols;
+pub mod thp;
 pub mod units;
+pub mod workloads;
 
 pub use error::{Error, Result};

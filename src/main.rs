@@ -1,14 +1,20 @@
 //! The `faultline` command line: flags → option structs → library calls → exit codes.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use faultline::collapse::FoldOptions;
 use faultline::commands::{self, CollapseOptions, FlamegraphOptions, ReadOptions};
 use faultline::profile::BuildOptions;
+use faultline::runner::{RecordOptions, Scope, Target};
+use faultline::thp::ThpMode;
+use faultline::units::{Bytes, parse_duration};
+use faultline::workloads::{Advice, Workload};
 
 /// Turn Linux perf recordings of memory-heavy programs into answers.
 #[derive(Parser)]
@@ -24,6 +30,211 @@ enum Command {
     Collapse(CollapseArgs),
     /// Render a flame graph SVG from `perf script` output or folded stacks.
     Flamegraph(FlamegraphArgs),
+    /// Run a workload or command under `perf record`, capped in a memory cgroup, with
+    /// /proc snapshots, into a run directory.
+    Record(RecordArgs),
+    /// Run a built-in memory workload in this process.
+    Workload(WorkloadArgs),
+    /// Internal: the wrapper `record` starts under perf (joins the cgroup, runs CMD).
+    #[command(hide = true)]
+    Exec(ExecArgs),
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    /// The run directory to create.
+    #[arg(long, short = 'o', value_name = "RUN_DIR")]
+    output: PathBuf,
+    /// Replace RUN_DIR if it holds a previous run.
+    #[arg(long)]
+    force: bool,
+    /// Memory cap for the workload (its own cgroup), e.g. 512m. Required for workloads
+    /// that can exhaust memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    mem_limit: Option<Bytes>,
+    /// THP mode for the run; the previous mode is restored afterwards.
+    #[arg(long, value_parser = ["always", "madvise", "never"])]
+    thp: Option<String>,
+    /// Sampling frequency in Hz.
+    #[arg(long, short = 'F', default_value_t = 999)]
+    freq: u32,
+    /// Sampling event (default: cycles where a PMU exists, else cpu-clock).
+    #[arg(long)]
+    event: Option<String>,
+    /// Another event to record, e.g. `page-faults/period=1,call-graph=no/` (repeatable).
+    #[arg(long = "extra-event", value_name = "EVENT")]
+    extra_events: Vec<String>,
+    /// Record all CPUs (the default for workloads that can exhaust memory).
+    #[arg(long, conflicts_with = "per_process")]
+    system_wide: bool,
+    /// Record only the workload's tasks.
+    #[arg(long)]
+    per_process: bool,
+    /// /proc sampling interval.
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    snapshot_interval: Duration,
+    /// How long to keep recording after the workload exits (deferred exit work).
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    tail: Duration,
+    /// A built-in workload and its parameters; put it last:
+    /// `--workload breadth-first --faults 100000`.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "NAME [PARAMS]", conflicts_with = "command")]
+    workload: Vec<String>,
+    /// A command to run instead of a workload.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+#[derive(Args)]
+struct WorkloadArgs {
+    #[command(subcommand)]
+    workload: WorkloadCommand,
+}
+
+#[derive(Subcommand)]
+enum WorkloadCommand {
+    /// Read one byte per stride of a huge PROT_READ anonymous mapping: every read maps
+    /// the shared zero page, so only page tables grow.
+    ZeroPage {
+        /// Distance between reads: 4k (a PTE page per 2 MiB) or 2m (a PTE page per read).
+        #[arg(long, default_value = "4k", value_parser = parse_size)]
+        stride: Bytes,
+        /// Size of the mapping.
+        #[arg(long, default_value = "64g", value_parser = parse_size)]
+        span: Bytes,
+    },
+    /// Seed 000's pgd/pud/pmd-ordered reads: early faults cost 12, then 8, then 4 KiB
+    /// of page tables. Without --faults it runs until the OOM killer stops it.
+    BreadthFirst {
+        /// Stop after this many faults.
+        #[arg(long)]
+        faults: Option<u64>,
+        /// Size of the mapping.
+        #[arg(long, default_value = "64t", value_parser = parse_size)]
+        span: Bytes,
+    },
+    /// Read a page, then madvise it away, page after page.
+    Madvise {
+        /// MADV_FREE keeps page tables; MADV_DONTNEED lets the kernel free leaf tables
+        /// (each read page's whole 2 MiB range is advised).
+        #[arg(long, value_parser = ["free", "dontneed"])]
+        advice: String,
+        /// Pages to fault.
+        #[arg(long, default_value_t = 100_000)]
+        faults: u64,
+    },
+    /// malloc(4096)+memset until stopped (seed 001); runs only inside a capped cgroup.
+    MemoryHog {
+        /// Stop after allocating this much.
+        #[arg(long, value_parser = parse_size)]
+        limit: Option<Bytes>,
+    },
+    /// Seed 003's mprotect pattern: neighbouring cells get different anon_vmas and
+    /// never merge, one VMA per cell.
+    VmaFragment {
+        /// Number of 3-page cells.
+        #[arg(long, default_value_t = 20_000)]
+        cells: u64,
+        /// Touch first, then mprotect: the VMAs merge.
+        #[arg(long)]
+        prefault: bool,
+    },
+}
+
+#[derive(Args)]
+struct ExecArgs {
+    #[arg(long)]
+    run_dir: PathBuf,
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    tail_ms: u64,
+    #[arg(last = true, required = true)]
+    argv: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<Bytes, String> {
+    Bytes::parse(s)
+}
+
+impl WorkloadCommand {
+    fn workload(&self) -> Workload {
+        match self {
+            WorkloadCommand::ZeroPage { stride, span } => Workload::ZeroPage {
+                stride: *stride,
+                span: *span,
+            },
+            WorkloadCommand::BreadthFirst { faults, span } => Workload::BreadthFirst {
+                faults: *faults,
+                span: *span,
+            },
+            WorkloadCommand::Madvise { advice, faults } => Workload::Madvise {
+                advice: if advice == "free" {
+                    Advice::Free
+                } else {
+                    Advice::DontNeed
+                },
+                faults: *faults,
+            },
+            WorkloadCommand::MemoryHog { limit } => Workload::MemoryHog { limit: *limit },
+            WorkloadCommand::VmaFragment { cells, prefault } => Workload::VmaFragment {
+                cells: *cells,
+                prefault: *prefault,
+            },
+        }
+    }
+}
+
+/// `NAME PARAMS…` as `record --workload` takes them.
+#[derive(Parser)]
+#[command(name = "faultline record --workload", no_binary_name = true)]
+struct WorkloadWords {
+    #[command(subcommand)]
+    workload: WorkloadCommand,
+}
+
+/// Parses `NAME PARAMS…` as `faultline workload` would.
+fn parse_workload(words: &[String]) -> Result<Workload, clap::Error> {
+    Ok(WorkloadWords::try_parse_from(words)?.workload.workload())
+}
+
+impl RecordArgs {
+    fn options(&self) -> Result<RecordOptions, String> {
+        let target = if !self.workload.is_empty() {
+            let w = parse_workload(&self.workload).map_err(|e| e.to_string())?;
+            let mem_available = faultline::procfs::live::read_meminfo()
+                .ok()
+                .and_then(|m| m.mem_available())
+                .unwrap_or(Bytes(u64::MAX));
+            Target::Workload {
+                name: w.name().to_string(),
+                args: self.workload[1..].to_vec(),
+                oom_prone: w.is_oom_prone(mem_available),
+                params: w.params(),
+            }
+        } else if !self.command.is_empty() {
+            Target::Command(self.command.clone())
+        } else {
+            return Err("nothing to run: give --workload NAME [PARAMS] or -- COMMAND".into());
+        };
+        let mut o = RecordOptions::new(target, self.output.clone());
+        o.force = self.force;
+        o.mem_limit = self.mem_limit;
+        o.thp = self.thp.as_deref().and_then(ThpMode::parse);
+        o.freq = self.freq;
+        o.event = self.event.clone();
+        o.extra_events = self.extra_events.clone();
+        o.scope = if self.system_wide {
+            Scope::SystemWide
+        } else if self.per_process {
+            Scope::PerProcess
+        } else {
+            Scope::Auto
+        };
+        o.snapshot_interval = self.snapshot_interval;
+        o.tail = self.tail;
+        Ok(o)
+    }
 }
 
 #[derive(Args)]
@@ -137,10 +348,52 @@ fn main() -> ExitCode {
             stdout,
             &mut stderr,
         ),
+        Command::Record(a) => {
+            return match a.options() {
+                Ok(o) => exit_with(commands::record(&o, &mut stderr), &mut stderr),
+                Err(msg) => {
+                    let _ = writeln!(stderr, "faultline: {msg}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Workload(a) => {
+            let w = a.workload.workload();
+            return match faultline::workloads::run(
+                &w,
+                &faultline::workloads::RunContext::from_env(),
+            ) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(stderr, "faultline workload: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Exec(a) => {
+            let opts = faultline::exec::ExecOptions {
+                run_dir: a.run_dir.clone(),
+                cgroup: a.cgroup.clone(),
+                tail: Duration::from_millis(a.tail_ms),
+                argv: a.argv.clone(),
+            };
+            return match faultline::exec::run(&opts) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    let _ = writeln!(stderr, "faultline: {e}");
+                    ExitCode::from(127)
+                }
+            };
+        }
     };
+    exit_with(result, &mut stderr)
+}
+
+/// Maps an outcome to an exit code: 0 for success (and for a reader that closed the
+/// pipe early), 2 for any error, with the message on stderr.
+fn exit_with(result: faultline::Result<()>, stderr: &mut dyn Write) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`faultline collapse x | head`) is the reader's choice, not an error.
         Err(faultline::Error::Write { source, .. })
             if source.kind() == io::ErrorKind::BrokenPipe =>
         {

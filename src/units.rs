@@ -24,6 +24,27 @@ impl fmt::Display for Nanos {
     }
 }
 
+/// Parses a duration: a number with `ns`, `us`, `ms`, `s` or `m` (`20ms`, `1.5s`, `2m`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 20ms, 1s, 2m)"))?;
+    let secs = match unit.trim() {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s or m)")),
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
 /// A size in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Bytes(pub u64);
@@ -105,6 +126,16 @@ mod tests {
     fn nanos_display_keeps_nine_digits() {
         assert_eq!(Nanos(84_071_346_947).to_string(), "84.071346947");
         assert_eq!(Nanos(5).to_string(), "0.000000005");
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("20ms"), Ok(Duration::from_millis(20)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3h").is_err());
     }
 
     #[test]

@@ -1,0 +1,394 @@
+//! `faultline record` with real perf, cgroups and THP. These run where the test runs as
+//! root with perf and a memory cgroup controller (CI here has all three) and print why
+//! they skipped elsewhere. OOM-prone workloads always run under a cgroup cap that holds
+//! only the workload process.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// Recordings touch global state (THP mode, system-wide sampling): one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    let perf = std::process::Command::new("perf").arg("version").output();
+    if !perf.is_ok_and(|o| o.status.success()) {
+        return Some("perf not installed".into());
+    }
+    if faultline::cgroup::Controller::detect().is_err() {
+        return Some("no memory cgroup controller".into());
+    }
+    None
+}
+
+macro_rules! require_recording {
+    () => {
+        if let Some(why) = unavailable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn new(name: &str) -> RunDir {
+        let p = std::env::temp_dir().join(format!("faultline-rec-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        RunDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn manifest(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.0.join("manifest.json")).unwrap()).unwrap()
+    }
+    fn workload(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.0.join("workload.json")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn record(run: &RunDir, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["record", "-o", run.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = common::faultline(&all);
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn no_leftover_cgroups() {
+    let ctl = faultline::cgroup::Controller::detect().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&ctl.root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("faultline-{}", std::process::id()))
+        })
+        .collect();
+    // Cgroups are named after the recording process, not this one: look for any.
+    let any: Vec<_> = std::fs::read_dir(&ctl.root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("faultline-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty() && any.is_empty(),
+        "cgroups left behind: {any:?}"
+    );
+}
+
+/// (time ns, event, tid, symbols leaf first) of every sample in a perf.script.
+fn samples(run: &RunDir) -> Vec<(u64, String, i32, Vec<String>)> {
+    let input = faultline::input::Input::open(Some(&run.path().join("perf.script"))).unwrap();
+    let mut out = Vec::new();
+    let mut header = faultline::script::Header::default();
+    let mut diag = faultline::script::Diagnostics::default();
+    faultline::script::parse(input.bytes(), &mut header, &mut diag, |s| {
+        out.push((
+            s.head.time.map_or(0, |t| t.0),
+            String::from_utf8_lossy(s.head.event).into_owned(),
+            s.head.tid,
+            s.frames
+                .iter()
+                .map(|f| String::from_utf8_lossy(f.symbol).into_owned())
+                .collect(),
+        ))
+    });
+    out
+}
+
+#[test]
+fn zero_page_run_directory_has_everything() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("zero-page");
+    let out = record(
+        &run,
+        &["--workload", "zero-page", "--stride", "4k", "--span", "1g"],
+    );
+    assert!(out.status.success());
+    let m = run.manifest();
+    for key in [
+        "faultline_version",
+        "target",
+        "kernel",
+        "perf_version",
+        "event",
+        "hrtimer",
+        "frequency_hz",
+        "system_wide",
+        "thp",
+        "vm",
+        "exit",
+        "oom_kills",
+        "wall_seconds",
+        "samples",
+    ] {
+        assert!(m.get(key).is_some(), "manifest lacks {key}: {m}");
+    }
+    assert_eq!(m["target"]["workload"], "zero-page");
+    assert_eq!(m["system_wide"], false);
+    assert_eq!(m["exit"]["code"], 0);
+    assert_eq!(m["oom_kills"], 0);
+    assert!(m["samples"]["cpu-clock"].as_u64().unwrap() > 10, "{m}");
+    assert!(m["thp"]["enabled"].is_string());
+    assert!(m["vm"]["max_map_count"].as_u64().unwrap() > 0);
+    let w = run.workload();
+    assert_eq!(w["faults_attempted"], 262_144);
+    // Timeline: CLOCK_MONOTONIC stamps inside the recording, kernel field names.
+    let timeline = std::fs::read_to_string(run.path().join("proc/timeline.jsonl")).unwrap();
+    let lines: Vec<Value> = timeline
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{} timeline lines", lines.len());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["status"]["VmPTE"].as_u64().is_some())
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["meminfo"]["PageTables"].as_u64().is_some())
+    );
+    let start = m["exit"]["start_mono_ns"].as_u64().unwrap();
+    let end = m["exit"]["end_mono_ns"].as_u64().unwrap();
+    let samples = samples(&run);
+    let t0 = samples.iter().map(|s| s.0).min().unwrap();
+    let t1 = samples.iter().map(|s| s.0).max().unwrap();
+    // Same clock: the workload's lifetime and the samples overlap (µs rounding aside).
+    assert!(
+        t0 < end && t1 + 1_000_000 > start,
+        "samples {t0}..{t1}, workload {start}..{end}"
+    );
+    assert!(run.path().join("proc/maps.start").is_file());
+    assert!(run.path().join("perf.data").is_file());
+    no_leftover_cgroups();
+}
+
+#[test]
+fn breadth_first_page_tables_match_the_model() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("bf");
+    let faults = 20_000u64;
+    let out = record(
+        &run,
+        &[
+            "--workload",
+            "breadth-first",
+            "--faults",
+            &faults.to_string(),
+        ],
+    );
+    assert!(out.status.success());
+    let w = run.workload();
+    let measured = w["vm_pte_kb"].as_u64().unwrap() as f64;
+    let predicted = faultline::pagetable::predict_breadth_first(faults)
+        .table_bytes
+        .kib() as f64;
+    let err = (measured - predicted).abs() / predicted;
+    eprintln!(
+        "breadth-first {faults} faults: VmPTE {measured} kB, model {predicted} kB ({:.2}%)",
+        err * 100.0
+    );
+    assert!(err < 0.05, "VmPTE {measured} kB vs model {predicted} kB");
+}
+
+#[test]
+fn breadth_first_to_oom_is_contained_and_shows_exit_work() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("bf-oom");
+    let out = record(
+        &run,
+        &["--mem-limit", "256m", "--workload", "breadth-first"],
+    );
+    assert!(out.status.success());
+    let m = run.manifest();
+    assert_eq!(m["system_wide"], true, "OOM workloads record system-wide");
+    assert!(m["oom_kills"].as_u64().unwrap() >= 1, "{m}");
+    assert_eq!(m["exit"]["signal"], 9, "{m}");
+    no_leftover_cgroups();
+    let pid = m["exit"]["pid"].as_i64().unwrap() as i32;
+    let samples = samples(&run);
+    let exit_time = samples
+        .iter()
+        .find(|s| s.1 == "sched:sched_process_exit" && s.2 == pid)
+        .map(|s| s.0)
+        .expect("sched_process_exit of the workload");
+    assert!(
+        samples.iter().any(|s| s.1 == "oom:mark_victim"),
+        "oom:mark_victim recorded"
+    );
+    let exit_work = [
+        "exit_mmap",
+        "unmap_page_range",
+        "free_pgtables",
+        "free_pgd_range",
+    ];
+    let after: Vec<_> = samples
+        .iter()
+        .filter(|s| s.1 == "cpu-clock" && s.0 > exit_time)
+        .filter(|s| s.3.iter().any(|f| exit_work.contains(&f.as_str())))
+        .collect();
+    assert!(
+        !after.is_empty(),
+        "no exit_mmap/unmap_page_range/free_pgtables samples after sched_process_exit"
+    );
+}
+
+#[test]
+fn vma_fragment_leaves_unmerged_vmas_and_prefault_merges() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cells = 5000;
+    let count = |prefault: bool| {
+        let run = RunDir::new(if prefault { "vma-pre" } else { "vma" });
+        let mut args = vec!["--workload", "vma-fragment", "--cells", "5000"];
+        if prefault {
+            args.push("--prefault");
+        }
+        let out = record(&run, &args);
+        assert!(out.status.success());
+        let w = run.workload();
+        let maps = std::fs::read_to_string(last_checkpoint(run.path()).join("maps")).unwrap();
+        let vmas = faultline::procfs::parse_maps(&maps, Path::new("maps")).unwrap();
+        let anon = vmas.iter().filter(|v| v.is_anonymous()).count();
+        eprintln!("prefault={prefault}: {anon} anonymous VMAs, workload {w}");
+        anon
+    };
+    assert!(count(false) >= cells);
+    assert!(count(true) < cells / 10);
+}
+
+fn last_checkpoint(run: &Path) -> PathBuf {
+    let index = std::fs::read_to_string(run.join("proc/checkpoints/checkpoints.jsonl"))
+        .or_else(|_| std::fs::read_to_string(run.join("proc/checkpoints.jsonl")))
+        .expect("checkpoints index");
+    let last: Value = serde_json::from_str(index.lines().last().unwrap()).unwrap();
+    let dir = last["dir"].as_str().unwrap();
+    [
+        run.join("proc").join(dir),
+        run.join("proc/checkpoints").join(dir),
+        run.join(dir),
+    ]
+    .into_iter()
+    .find(|p| p.join("maps").is_file())
+    .expect("checkpoint with maps")
+}
+
+#[test]
+fn madvise_workloads_run() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for advice in ["free", "dontneed"] {
+        let run = RunDir::new(advice);
+        let out = record(
+            &run,
+            &[
+                "--workload",
+                "madvise",
+                "--advice",
+                advice,
+                "--faults",
+                "20000",
+            ],
+        );
+        assert!(out.status.success(), "{advice}");
+        assert_eq!(run.workload()["faults_attempted"], 20_000);
+    }
+}
+
+#[test]
+fn memory_hog_needs_a_cap_and_dies_inside_it() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("hog-refused");
+    let out = record(&run, &["--workload", "memory-hog"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mem-limit"));
+    assert!(!run.path().exists(), "nothing left behind");
+
+    let run = RunDir::new("hog");
+    let out = record(&run, &["--mem-limit", "64m", "--workload", "memory-hog"]);
+    assert!(out.status.success());
+    let m = run.manifest();
+    assert!(m["oom_kills"].as_u64().unwrap() >= 1, "{m}");
+    assert_eq!(m["exit"]["signal"], 9);
+    no_leftover_cgroups();
+}
+
+#[test]
+fn thp_mode_is_set_for_the_run_and_restored() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let file = faultline::thp::THP_ENABLED;
+    let before = std::fs::read_to_string(file).unwrap();
+    let target = if before.contains("[never]") {
+        "always"
+    } else {
+        "never"
+    };
+    let run = RunDir::new("thp");
+    let out = record(
+        &run,
+        &[
+            "--thp",
+            target,
+            "--workload",
+            "zero-page",
+            "--stride",
+            "2m",
+            "--span",
+            "1g",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(run.manifest()["thp"]["enabled"], target);
+    assert_eq!(
+        std::fs::read_to_string(file).unwrap(),
+        before,
+        "THP restored"
+    );
+}
+
+#[test]
+fn command_targets_and_refusals() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("cmd");
+    let out = record(&run, &["--", "sh", "-c", "exit 3"]);
+    assert!(out.status.success());
+    assert_eq!(run.manifest()["exit"]["code"], 3);
+    // The run directory exists now: refused without --force, replaced with it.
+    let out = record(&run, &["--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = record(&run, &["--force", "--", "true"]);
+    assert!(out.status.success());
+
+    let run = RunDir::new("missing");
+    let out = record(&run, &["--", "no-such-command-xyz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("command not found"));
+    assert!(!run.path().exists());
+}
