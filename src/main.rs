@@ -185,6 +185,15 @@ impl WorkloadCommand {
     }
 }
 
+/// Page faults a workload will take, when it is bounded.
+fn expected_faults(w: &Workload) -> Option<u64> {
+    match w {
+        Workload::Madvise { faults, .. } => Some(*faults),
+        Workload::VmaFragment { cells, .. } => Some(cells * 2),
+        _ => w.prediction().map(|p| p.faults),
+    }
+}
+
 /// `NAME PARAMS…` as `record --workload` takes them.
 #[derive(Parser)]
 #[command(name = "faultline record --workload", no_binary_name = true)]
@@ -211,6 +220,7 @@ impl RecordArgs {
                 args: self.workload[1..].to_vec(),
                 oom_prone: w.is_oom_prone(mem_available),
                 params: w.params(),
+                expected_faults: expected_faults(&w),
             }
         } else if !self.command.is_empty() {
             Target::Command(self.command.clone())

@@ -31,6 +31,14 @@ pub const MARKERS: [&str; 5] = [
     "sched:sched_process_exit",
 ];
 
+/// Records every page fault, without callchains, with its time: cheap while the
+/// workload takes few faults, and what the IRQ-sticky validation needs.
+pub const COUNTED_FAULTS_EVENT: &str = "page-faults/period=1,call-graph=no/";
+
+/// Workloads expected to fault at most this often get [`COUNTED_FAULTS_EVENT`]
+/// (about 130 bytes of `perf script` per fault).
+pub const COUNTED_FAULTS_LIMIT: u64 = 50_000;
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
@@ -44,6 +52,9 @@ pub enum Target {
         oom_prone: bool,
         /// Its parameters, for the manifest.
         params: serde_json::Value,
+        /// How many page faults it will take, when known: few enough and each is
+        /// recorded (see [`COUNTED_FAULTS_EVENT`]).
+        expected_faults: Option<u64>,
     },
     /// Any command.
     Command(Vec<OsString>),
@@ -356,6 +367,15 @@ pub fn plan(opts: &RecordOptions, host: &HostFacts, self_exe: &Path) -> Result<P
         perf_args.push("-e".into());
         perf_args.push(m.into());
     }
+    if let Target::Workload {
+        expected_faults: Some(n),
+        ..
+    } = opts.target
+        && n <= COUNTED_FAULTS_LIMIT
+    {
+        perf_args.push("-e".into());
+        perf_args.push(COUNTED_FAULTS_EVENT.into());
+    }
     for e in &opts.extra_events {
         perf_args.push("-e".into());
         perf_args.push(e.into());
@@ -574,13 +594,15 @@ pub fn record(
         Some(cg) => cg.oom_kills()?,
         None => 0,
     };
-    let cgroup_info = cgroup.as_ref().map(|cg| {
-        json!({
+    let cgroup_info = match (&cgroup, &host.cgroup) {
+        (Some(cg), _) => json!({
             "version": cg.version(),
             "limit_bytes": cg.limit().0,
             "peak_usage_bytes": cg.peak_usage().map(|b| b.0),
-        })
-    });
+        }),
+        (None, Some(ctl)) => json!({"version": ctl.version, "limit_bytes": null}),
+        (None, None) => json!(null),
+    };
     if let Some(cg) = cgroup.as_mut() {
         cg.remove()?;
     }
@@ -702,6 +724,7 @@ mod tests {
             args: vec!["--faults".into(), "100".into()],
             oom_prone,
             params: json!({}),
+            expected_faults: Some(100),
         }
     }
 
@@ -730,6 +753,10 @@ mod tests {
         for m in MARKERS {
             assert!(a.iter().any(|x| x == m), "{m}");
         }
+        assert!(
+            a.iter().any(|x| x == COUNTED_FAULTS_EVENT),
+            "few faults are counted"
+        );
         assert!(!a.contains(&"-a".to_string()));
         let tail: Vec<&str> = a
             .iter()

@@ -65,6 +65,7 @@ pub fn run(
             if let Some(p) = pid {
                 if live::read_to_string_reuse(&live::proc_path(Some(p), "maps"), &mut buf).is_ok() {
                     fs::write(proc_dir.join("maps.start"), &buf)?;
+                    maps_last.clone_from(&buf);
                 }
             }
         }
@@ -87,7 +88,7 @@ pub fn run(
                 }
                 Err(_) => gone = true,
             }
-            if !gone && tick % MAPS_EVERY == 0 {
+            if !gone && tick % MAPS_EVERY == MAPS_EVERY - 1 {
                 let maps = live::proc_path(Some(p), "maps");
                 if live::read_to_string_reuse(&maps, &mut buf).is_ok() && !buf.is_empty() {
                     std::mem::swap(&mut maps_last, &mut buf);
