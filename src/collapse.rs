@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Error;
 use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
-use crate::profile::{EventId, Profile, Thread};
+use crate::profile::{EventId, Profile, Thread, ThreadId};
 use crate::script::EventType;
 use crate::script::header::{base_name, looks_like_tracepoint};
 
@@ -108,26 +108,32 @@ pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<E
     }
 }
 
-/// Folds the profile's stacks for the selected events.
-pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded {
-    let mut merged: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
-    let mut empty_samples = 0;
-    let mut samples = 0;
-    let mut prefix_cache: FxHashMap<u32, Vec<u8>> = FxHashMap::default();
-    for (&(ev, th, st), c) in &profile.counts {
-        if !events.contains(&ev) {
-            continue;
+/// Renders (thread, stack) pairs as folded-stack text, caching each thread's root.
+pub struct StackNamer<'p> {
+    profile: &'p Profile,
+    opts: &'p FoldOptions,
+    roots: FxHashMap<u32, Vec<u8>>,
+}
+
+impl<'p> StackNamer<'p> {
+    /// A namer for this profile and these options.
+    pub fn new(profile: &'p Profile, opts: &'p FoldOptions) -> Self {
+        StackNamer {
+            profile,
+            opts,
+            roots: FxHashMap::default(),
         }
-        samples += c.samples;
-        if st == StackId::EMPTY {
-            empty_samples += c.samples;
-            continue;
-        }
-        let mut line = prefix_cache
-            .entry(th.0)
-            .or_insert_with(|| root_name(&profile.threads[th.0 as usize], opts))
+    }
+
+    /// `comm;root;…;leaf` for a thread's stack.
+    pub fn line(&mut self, thread: ThreadId, stack: StackId) -> Vec<u8> {
+        let (profile, opts) = (self.profile, self.opts);
+        let mut line = self
+            .roots
+            .entry(thread.0)
+            .or_insert_with(|| root_name(&profile.threads[thread.0 as usize], opts))
             .clone();
-        for frame in profile.interner.frames_of(st) {
+        for frame in profile.interner.frames_of(stack) {
             line.push(b';');
             let (name, flags) = profile.interner.frame_name(frame);
             push_lossy(&mut line, name);
@@ -144,21 +150,45 @@ pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded
                 line.extend_from_slice(b"_[j]");
             }
         }
-        let count = if opts.count_samples {
-            c.samples
-        } else {
-            c.weight
-        };
-        *merged.entry(line).or_insert(0) += count;
+        line
+    }
+}
+
+/// Merges repeated lines and sorts them bytewise.
+pub fn merge_sorted(lines: impl IntoIterator<Item = (Vec<u8>, u64)>) -> Vec<(Vec<u8>, u64)> {
+    let mut merged: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
+    for (line, n) in lines {
+        *merged.entry(line).or_insert(0) += n;
     }
     let mut stacks: Vec<(Vec<u8>, u64)> = merged.into_iter().collect();
     stacks.sort_unstable();
+    stacks
+}
+
+/// Folds the profile's stacks for the selected events.
+pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded {
+    let mut namer = StackNamer::new(profile, opts);
+    let mut empty_samples = 0;
+    let mut samples = 0;
+    let mut lines = Vec::new();
+    for (&(ev, th, st), c) in &profile.counts {
+        if !events.contains(&ev) {
+            continue;
+        }
+        samples += c.samples;
+        if st == StackId::EMPTY {
+            empty_samples += c.samples;
+            continue;
+        }
+        let count = if opts.count_samples { c.samples } else { c.weight };
+        lines.push((namer.line(th, st), count));
+    }
     Folded {
         events: events
             .iter()
             .map(|e| profile.events[e.0 as usize].name.clone())
             .collect(),
-        stacks,
+        stacks: merge_sorted(lines),
         empty_samples,
         samples,
     }

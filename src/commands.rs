@@ -192,6 +192,7 @@ pub fn flamegraph(
         title: opts.title.clone().unwrap_or(title),
         subtitle: None,
         count_name,
+        colors: Vec::new(),
     };
     let write_err = |source| Error::Write {
         what: opts.output.display().to_string(),
@@ -261,4 +262,106 @@ pub fn record(opts: &crate::runner::RecordOptions, warn: &mut dyn Write) -> Resu
         let _ = writeln!(warn, "faultline: interrupted; the recording is partial");
     }
     Ok(())
+}
+
+/// `faultline analyze`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnalyzeCommand {
+    /// What to analyse and how.
+    pub analyze: crate::analyze::AnalyzeOptions,
+    /// Where to write flame graphs, report.json, report.md and index.html.
+    pub report_dir: Option<PathBuf>,
+    /// Print report.json to standard output instead of the terminal report.
+    pub json: bool,
+}
+
+/// `faultline analyze`: the terminal report (or JSON) on `out`, files in the report dir.
+pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write) -> Result<()> {
+    use crate::report;
+    let size = std::fs::metadata(&opts.analyze.input).map_or(0, |m| m.len());
+    let bar = progress_bar(size);
+    let analysis = crate::analyze::analyze(&opts.analyze, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let analysis = analysis?;
+    let r = &analysis.report;
+    if r.input.skipped_lines > 0 {
+        let _ = writeln!(
+            warn,
+            "faultline: {}: skipped {} unreadable lines (run `faultline collapse --strict` to see where)",
+            opts.analyze.input.display(),
+            r.input.skipped_lines
+        );
+    }
+    let json = serde_json::to_string_pretty(r).expect("reports serialise") + "\n";
+    let write_err = |what: &str| {
+        let what = what.to_string();
+        move |source| Error::Write { what, source }
+    };
+    if let Some(dir) = &opts.report_dir {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let count_name = if r.clock.kind == "hrtimer" { "ns" } else { "events" };
+        let graph = |stacks: &[(Vec<u8>, u64)], title: String, colors: Vec<(String, [u8; 3])>| {
+            let mut svg = Vec::new();
+            flame::render(
+                stacks,
+                &FlameOptions {
+                    title,
+                    subtitle: None,
+                    count_name: count_name.into(),
+                    colors,
+                },
+                &mut svg,
+            )
+            .map(|()| String::from_utf8_lossy(&svg).into_owned())
+        };
+        let samples = r.events.get(&r.clock.event).copied().unwrap_or(0);
+        let raw = graph(&analysis.raw, format!("{}: {samples} samples, as recorded", r.clock.event), Vec::new())?;
+        let corrected = graph(
+            &analysis.corrected,
+            format!(
+                "{}: {samples} samples, {} moved off IRQ re-enable sites",
+                r.clock.event, r.irq_sticky.moved_samples
+            ),
+            Vec::new(),
+        )?;
+        let phases = graph(
+            &analysis.by_phase,
+            format!("{}: by phase (fault orange, exit red, syscall blue, user green)", r.clock.event),
+            analysis.phase_colors.clone(),
+        )?;
+        let markdown = report::markdown::render(r);
+        let files: [(&str, &[u8]); 5] = [
+            ("flamegraph.svg", raw.as_bytes()),
+            ("flamegraph.corrected.svg", corrected.as_bytes()),
+            ("flamegraph.phases.svg", phases.as_bytes()),
+            ("report.json", json.as_bytes()),
+            ("report.md", markdown.as_bytes()),
+        ];
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|source| Error::Io { path, source })?;
+        }
+        let html = report::html::render(
+            r,
+            &[
+                ("Flame graph (as recorded)", raw.as_str()),
+                ("Flame graph (IRQ-sticky corrected)", corrected.as_str()),
+                ("Flame graph by phase", phases.as_str()),
+            ],
+        );
+        let path = dir.join("index.html");
+        std::fs::write(&path, html).map_err(|source| Error::Io { path, source })?;
+    }
+    if opts.json {
+        out.write_all(json.as_bytes()).map_err(write_err("report.json"))?;
+    } else {
+        report::terminal::render(r, &mut out).map_err(write_err("report"))?;
+        if let Some(dir) = &opts.report_dir {
+            writeln!(out, "\nReport: {}", dir.join("index.html").display()).map_err(write_err("report"))?;
+        }
+    }
+    out.flush().map_err(write_err("report"))
 }

@@ -80,6 +80,14 @@ pub enum Error {
         /// The line.
         text: String,
     },
+    /// A `--rules` file could not be used.
+    #[error("{}: not a valid rules file: {message}", path.display())]
+    Rules {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
     /// A recording was refused or failed.
     #[error(transparent)]
     Record(#[from] crate::runner::RecordError),

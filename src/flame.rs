@@ -14,6 +14,8 @@ pub struct FlameOptions {
     pub subtitle: Option<String>,
     /// What one unit of count is (`samples`, `ns`).
     pub count_name: String,
+    /// Fixed colours for some frame names (RGB); the rest are hashed from the name.
+    pub colors: Vec<(String, [u8; 3])>,
 }
 
 /// Renders folded `(stack, count)` pairs as an SVG. Colours come from a hash of each
@@ -25,6 +27,13 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     o.count_name = opts.count_name.clone();
     o.hash = true;
     o.deterministic = true;
+    let mut palette = inferno::flamegraph::color::PaletteMap::default();
+    for (name, [r, g, b]) in &opts.colors {
+        palette.insert(name, inferno::flamegraph::color::Color { r: *r, g: *g, b: *b });
+    }
+    if !opts.colors.is_empty() {
+        o.palette_map = Some(&mut palette);
+    }
     let lines: Vec<String> = stacks
         .iter()
         .map(|(s, c)| format!("{} {c}", String::from_utf8_lossy(s)))

@@ -30,6 +30,9 @@ enum Command {
     Collapse(CollapseArgs),
     /// Render a flame graph SVG from `perf script` output or folded stacks.
     Flamegraph(FlamegraphArgs),
+    /// Where the time went: IRQ-sticky correction, fault versus exit phases, /proc
+    /// evidence; a terminal report, and files with -o.
+    Analyze(AnalyzeArgs),
     /// Run a workload or command under `perf record`, capped in a memory cgroup, with
     /// /proc snapshots, into a run directory.
     Record(RecordArgs),
@@ -38,6 +41,34 @@ enum Command {
     /// Internal: the wrapper `record` starts under perf (joins the cgroup, runs CMD).
     #[command(hide = true)]
     Exec(ExecArgs),
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// A run directory from `faultline record`, or a `perf script` file.
+    input: PathBuf,
+    /// Write flamegraph.svg, flamegraph.corrected.svg, flamegraph.phases.svg,
+    /// report.json, report.md and index.html here.
+    #[arg(long, short = 'o', value_name = "REPORT_DIR")]
+    output: Option<PathBuf>,
+    /// Print report.json to standard output.
+    #[arg(long)]
+    json: bool,
+    /// /proc evidence (timeline.jsonl, maps.*) for a plain perf script file.
+    #[arg(long = "proc", value_name = "DIR")]
+    proc_dir: Option<PathBuf>,
+    /// Leave hrtimer samples on the IRQ re-enable sites where they landed.
+    #[arg(long)]
+    no_irq_correction: bool,
+    /// JSON phase rules extending or overriding the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Sampling event to analyse (default: the first non-tracepoint event).
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// Parser threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -317,6 +348,7 @@ impl InputArgs {
             build: BuildOptions {
                 include_addrs: fold.addrs,
                 threads: self.threads,
+                keep_samples: false,
             },
         }
     }
@@ -354,6 +386,22 @@ fn main() -> ExitCode {
                 fold: a.fold.options(),
                 output: a.output.clone(),
                 title: a.title.clone(),
+            },
+            stdout,
+            &mut stderr,
+        ),
+        Command::Analyze(a) => commands::analyze(
+            &commands::AnalyzeCommand {
+                analyze: faultline::analyze::AnalyzeOptions {
+                    input: a.input.clone(),
+                    proc_dir: a.proc_dir.clone(),
+                    no_irq_correction: a.no_irq_correction,
+                    rules: a.rules.clone(),
+                    event: a.event.clone(),
+                    threads: a.threads,
+                },
+                report_dir: a.output.clone(),
+                json: a.json,
             },
             stdout,
             &mut stderr,

@@ -13,6 +13,7 @@ use crate::intern::{
 };
 use crate::script::{self, Diagnostics, Header, RawFrame, Sample};
 use crate::symbols;
+use crate::units::Nanos;
 
 /// A thread as named on sample lines.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +79,48 @@ pub struct BuildOptions {
     pub include_addrs: bool,
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
+    /// Keep every sample's time, thread, stack and leaf offset ([`Profile::samples`])
+    /// and tracepoint payloads ([`Profile::markers`]), for analyses over time.
+    pub keep_samples: bool,
+}
+
+/// Index of an interned leaf site in [`Profile::leaves`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeafId(pub u32);
+
+impl LeafId {
+    /// A sample without frames.
+    pub const NONE: LeafId = LeafId(u32::MAX);
+}
+
+/// One sample, kept with [`BuildOptions::keep_samples`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRecord {
+    /// Sample time (CLOCK_MONOTONIC with `perf record -k mono`); 0 when not printed.
+    pub time: Nanos,
+    /// Its event.
+    pub event: EventId,
+    /// Its thread.
+    pub thread: ThreadId,
+    /// Its CPU, when printed.
+    pub cpu: Option<u32>,
+    /// Its stack.
+    pub stack: StackId,
+    /// Its innermost frame's raw symbol and offset.
+    pub leaf: LeafId,
+    /// Its period, 1 when not printed.
+    pub weight: u64,
+    /// 1-based line of its event line in the input.
+    pub line: u64,
+}
+
+/// A sample with a tracepoint payload (`oom:mark_victim: pid=… pgtables=…kB`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerRecord {
+    /// Index of the sample in [`Profile::samples`].
+    pub sample: usize,
+    /// The payload text.
+    pub payload: String,
 }
 
 /// An interned profile of a whole `perf script` input.
@@ -96,6 +139,16 @@ pub struct Profile {
     pub counts: FxHashMap<FxHashMapKey, Counts>,
     /// Lines skipped and other parse facts.
     pub diagnostics: Diagnostics,
+    /// Every sample in input order, with [`BuildOptions::keep_samples`].
+    pub samples: Vec<SampleRecord>,
+    /// Leaf sites: (raw symbol, offset), with [`BuildOptions::keep_samples`].
+    pub leaves: FxIndexSet<(Box<[u8]>, u64)>,
+    /// Samples with payloads, in input order, with [`BuildOptions::keep_samples`].
+    pub markers: Vec<MarkerRecord>,
+    /// Payloads of kept samples by (piece, line) while pieces are merged.
+    pending_payloads: Vec<((usize, u64), String)>,
+    /// (piece, line) of each kept sample while pieces are merged.
+    sample_origin: Vec<(usize, u64)>,
 }
 
 impl Profile {
@@ -152,20 +205,35 @@ impl Profile {
         for other in iter {
             profile.absorb(other);
         }
+        let mut line_offsets = Vec::with_capacity(pieces_out.len());
         let mut line_offset = 0;
         for r in pieces_out.into_iter().flatten() {
             if let Some(h) = r.header {
                 profile.header = h;
             }
             profile.diagnostics.merge(&r.diagnostics, line_offset);
+            line_offsets.push(line_offset);
             line_offset += r.diagnostics.lines;
         }
         profile.order_events();
+        profile.order_samples(&line_offsets);
         profile
     }
 
     fn absorb(&mut self, other: Profile) {
         let (_, stacks) = self.interner.absorb(&other.interner);
+        let remap_stack = |st: StackId| {
+            if st == StackId::EMPTY {
+                st
+            } else {
+                stacks[st.0 as usize]
+            }
+        };
+        let leaves: Vec<LeafId> = other
+            .leaves
+            .into_iter()
+            .map(|l| LeafId(self.leaves.insert_full(l).0 as u32))
+            .collect();
         let threads: Vec<ThreadId> = other
             .threads
             .into_iter()
@@ -191,12 +259,23 @@ impl Profile {
                 EventId(id as u32)
             })
             .collect();
+        for r in &other.samples {
+            self.samples.push(SampleRecord {
+                event: events[r.event.0 as usize],
+                thread: threads[r.thread.0 as usize],
+                stack: remap_stack(r.stack),
+                leaf: if r.leaf == LeafId::NONE {
+                    r.leaf
+                } else {
+                    leaves[r.leaf.0 as usize]
+                },
+                ..*r
+            });
+        }
+        self.sample_origin.extend(other.sample_origin);
+        self.pending_payloads.extend(other.pending_payloads);
         for ((ev, th, st), c) in other.counts {
-            let st = if st == StackId::EMPTY {
-                st
-            } else {
-                stacks[st.0 as usize]
-            };
+            let st = remap_stack(st);
             let e = self
                 .counts
                 .entry((events[ev.0 as usize], threads[th.0 as usize], st))
@@ -204,6 +283,45 @@ impl Profile {
             e.samples += c.samples;
             e.weight += c.weight;
         }
+    }
+
+    /// Puts kept samples in input order, gives them absolute line numbers, and ties
+    /// payloads to them.
+    fn order_samples(&mut self, line_offsets: &[u64]) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let mut order: Vec<usize> = (0..self.samples.len()).collect();
+        order.sort_by_key(|&i| self.sample_origin[i]);
+        let origin = std::mem::take(&mut self.sample_origin);
+        self.samples = order
+            .iter()
+            .map(|&i| {
+                let (piece, line) = origin[i];
+                SampleRecord {
+                    line: line + line_offsets.get(piece).copied().unwrap_or(0),
+                    ..self.samples[i]
+                }
+            })
+            .collect();
+        let mut payloads = std::mem::take(&mut self.pending_payloads);
+        payloads.sort();
+        let mut sorted_origin: Vec<(usize, u64)> = order.iter().map(|&i| origin[i]).collect();
+        sorted_origin.dedup();
+        self.markers = payloads
+            .into_iter()
+            .filter_map(|(o, payload)| {
+                let sample = sorted_origin.binary_search(&o).ok()?;
+                Some(MarkerRecord { sample, payload })
+            })
+            .collect();
+    }
+
+    /// The raw symbol and offset of a leaf site.
+    pub fn leaf(&self, id: LeafId) -> Option<(&[u8], u64)> {
+        self.leaves
+            .get_index(id.0 as usize)
+            .map(|(s, o)| (&s[..], *o))
     }
 
     /// Sorts events by first appearance and renumbers the counts to match.
@@ -226,6 +344,9 @@ impl Profile {
             .into_iter()
             .map(|((e, t, s), c)| ((new_id[e.0 as usize], t, s), c))
             .collect();
+        for r in &mut self.samples {
+            r.event = new_id[r.event.0 as usize];
+        }
     }
 
     /// The event with this exact name.
@@ -340,6 +461,40 @@ impl<'a> Builder<'a> {
             .or_default();
         c.samples += 1;
         c.weight += weight;
+        if self.opts.keep_samples {
+            self.keep(s, event, thread, stack, weight);
+        }
+    }
+
+    fn keep(&mut self, s: &Sample<'a>, event: EventId, thread: ThreadId, stack: StackId, weight: u64) {
+        let leaf = match s.frames.first() {
+            Some(f) => {
+                let offset = std::str::from_utf8(f.offset)
+                    .ok()
+                    .and_then(|o| u64::from_str_radix(o, 16).ok())
+                    .unwrap_or(0);
+                let key = (Box::<[u8]>::from(f.symbol), offset);
+                LeafId(self.profile.leaves.insert_full(key).0 as u32)
+            }
+            None => LeafId::NONE,
+        };
+        self.profile.samples.push(SampleRecord {
+            time: s.head.time.unwrap_or_default(),
+            event,
+            thread,
+            cpu: s.head.cpu,
+            stack,
+            leaf,
+            weight,
+            line: s.line,
+        });
+        self.profile.sample_origin.push((self.piece, s.line));
+        if !s.head.payload.is_empty() {
+            self.profile.pending_payloads.push((
+                (self.piece, s.line),
+                String::from_utf8_lossy(s.head.payload).into_owned(),
+            ));
+        }
     }
 
     fn event(&mut self, s: &Sample<'a>) -> EventId {

@@ -56,6 +56,14 @@ pub const MADVISE_SPAN: Bytes = DEFAULT_BREADTH_FIRST_SPAN;
 pub const MAX_SPAN: Bytes = Bytes(127 << 40);
 /// The environment variable the runner uses to hand a run directory to the workload.
 pub const RUN_DIR_ENV: &str = "FAULTLINE_RUN_DIR";
+/// The environment variable that turns on per-access timestamps ([`RunContext::timestamps`])
+/// when set to `1`.
+pub const TIMESTAMPS_ENV: &str = "FAULTLINE_TIMESTAMPS";
+/// The file in the run directory that receives the access timestamps: CLOCK_MONOTONIC in ns,
+/// one little-endian `u64` per read, in access order.
+pub const ACCESS_TIMES_FILE: &str = "access-times.u64le";
+/// The most memory the access timestamps may take (32 Mi reads); larger runs are refused.
+pub const MAX_TIMESTAMP_BYTES: u64 = 256 << 20;
 
 /// Faults between periodic checkpoints of a run with a known length, at the least: copying
 /// `/proc` files every few microseconds of faulting would measure the copying.
@@ -187,15 +195,22 @@ pub struct RunContext {
     /// The run directory (`$FAULTLINE_RUN_DIR`): checkpoints go to `proc/checkpoints/` and
     /// `proc/checkpoints.jsonl` in it, the summary to `workload.json`. `None` writes nothing.
     pub checkpoint_dir: Option<PathBuf>,
+    /// Record CLOCK_MONOTONIC just before every read of `zero-page` and write the times to
+    /// [`ACCESS_TIMES_FILE`] in the run directory (which is then required), so that a
+    /// recording of the `page-faults` event (taken with `perf record -k mono`) yields the
+    /// time from each access to the fault's IRQ re-enable. Other workloads ignore it.
+    pub timestamps: bool,
 }
 
 impl RunContext {
-    /// The context the runner hands over in [`RUN_DIR_ENV`]; unset or empty means none.
+    /// The context the runner hands over in [`RUN_DIR_ENV`] (unset or empty means none) and
+    /// [`TIMESTAMPS_ENV`] (`1` turns timestamps on).
     pub fn from_env() -> Self {
         RunContext {
             checkpoint_dir: std::env::var_os(RUN_DIR_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            timestamps: std::env::var_os(TIMESTAMPS_ENV).is_some_and(|v| v == "1"),
         }
     }
 }
@@ -582,23 +597,99 @@ fn run_zero_page(
     ctx: &RunContext,
 ) -> Result<Summary, WorkloadError> {
     let reads = span.0.div_ceil(stride.0);
+    let times_path = if ctx.timestamps {
+        Some(access_times_path(w.name(), ctx, reads)?)
+    } else {
+        None
+    };
     let mut run = Run::start(w, ctx, Some(reads))?;
+    // Allocated and touched before mapping, so no fault of its own lands in the read loop.
+    let mut times = times_path.as_ref().map(|_| prefaulted_vec(reads as usize));
     // 1 GiB alignment makes every 1 GiB region read lie inside this mapping, so its PMD
     // tables are new and the prediction is exact up to the shared PUD table; it also lets
     // THP map huge zero pages from the first read.
     let map = Mapping::aligned(w.name(), span, PMD_TABLE_SPAN, libc::PROT_READ)?;
     run.mapped(&map)?;
+    match times.as_mut() {
+        None => zero_page_reads::<false>(&mut run, &map, stride, span, &mut Vec::new())?,
+        Some(t) => zero_page_reads::<true>(&mut run, &map, stride, span, t)?,
+    }
+    let prediction = pagetable::predict_zero_page_at(map.base as u64, span, stride);
+    let what = format!("read {} pages at {stride} stride over {span}", run.faults);
+    let summary = run.finish(map, Some(prediction), what)?;
+    if let (Some(path), Some(times)) = (times_path, times) {
+        let bytes: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
+        fs::write(&path, bytes).map_err(io_err(&path))?;
+    }
+    Ok(summary)
+}
+
+/// The zero-page read loop. With `STAMP` it pushes CLOCK_MONOTONIC onto `times` just before
+/// each read (`times` has room for all of them); without, the clock is not read at all.
+#[inline(always)]
+fn zero_page_reads<const STAMP: bool>(
+    run: &mut Run<'_>,
+    map: &Mapping,
+    stride: Bytes,
+    span: Bytes,
+    times: &mut Vec<u64>,
+) -> Result<(), WorkloadError> {
     let mut offset = 0;
     while offset < span.0 {
+        let t = if STAMP { mono_ns() } else { 0 };
         // SAFETY: offset < span and the mapping holds `span` readable bytes from `base`.
         unsafe { std::ptr::read_volatile(map.base.add(offset as usize)) };
+        if STAMP {
+            // Stored after the read, so nothing but the clock call precedes the fault.
+            times.push(t);
+        }
         run.faults += 1;
         run.maybe_checkpoint()?;
         offset += stride.0;
     }
-    let prediction = pagetable::predict_zero_page_at(map.base as u64, span, stride);
-    let what = format!("read {} pages at {stride} stride over {span}", run.faults);
-    run.finish(map, Some(prediction), what)
+    Ok(())
+}
+
+/// Where the access timestamps of `reads` reads go, after checking they fit in
+/// [`MAX_TIMESTAMP_BYTES`] and that there is a run directory to put them in.
+fn access_times_path(
+    workload: &'static str,
+    ctx: &RunContext,
+    reads: u64,
+) -> Result<PathBuf, WorkloadError> {
+    let bytes = reads.saturating_mul(8);
+    if bytes > MAX_TIMESTAMP_BYTES {
+        return Err(invalid(
+            workload,
+            format!(
+                "timestamps for {reads} reads would take {} MiB, more than the {} MiB allowed; \
+                 use a smaller span or a larger stride (at most {} reads)",
+                bytes >> 20,
+                MAX_TIMESTAMP_BYTES >> 20,
+                MAX_TIMESTAMP_BYTES / 8
+            ),
+        ));
+    }
+    let dir = ctx.checkpoint_dir.as_ref().ok_or_else(|| {
+        invalid(
+            workload,
+            format!("timestamps need a run directory to write {ACCESS_TIMES_FILE} to (set {RUN_DIR_ENV})"),
+        )
+    })?;
+    Ok(dir.join(ACCESS_TIMES_FILE))
+}
+
+/// An empty vector with room for `n` values whose pages are already faulted in, so that
+/// filling it causes no page faults.
+fn prefaulted_vec(n: usize) -> Vec<u64> {
+    let mut v: Vec<u64> = Vec::with_capacity(n);
+    let per_page = PAGE_SIZE as usize / std::mem::size_of::<u64>();
+    for slot in v.spare_capacity_mut().iter_mut().step_by(per_page) {
+        // SAFETY: `slot` is a valid, writable (if uninitialised) element of the allocation;
+        // the volatile write keeps the compiler from dropping a store it cannot see read.
+        unsafe { std::ptr::write_volatile(slot.as_mut_ptr(), 0) };
+    }
+    v
 }
 
 fn run_breadth_first(
@@ -1520,6 +1611,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let ctx = RunContext {
             checkpoint_dir: Some(dir.clone()),
+            ..RunContext::default()
         };
         let s = run(
             &Workload::ZeroPage {
@@ -1557,10 +1649,70 @@ mod tests {
     }
 
     #[test]
+    fn zero_page_timestamps_are_written() {
+        let _g = serial();
+        let dir = std::env::temp_dir().join(format!("faultline-ts-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let ctx = RunContext {
+            checkpoint_dir: Some(dir.clone()),
+            timestamps: true,
+        };
+        let w = Workload::ZeroPage {
+            stride: Bytes(4096),
+            span: Bytes(64 << 20),
+        };
+        let s = run(&w, &ctx).unwrap();
+        assert_eq!(s.faults_attempted, 16_384);
+        let bytes = fs::read(dir.join(ACCESS_TIMES_FILE)).unwrap();
+        assert_eq!(bytes.len(), 16_384 * 8);
+        let times: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert!(times.windows(2).all(|p| p[0] <= p[1]), "not in order");
+        assert!(
+            times[0] >= s.mono_start_ns,
+            "{} < {}",
+            times[0],
+            s.mono_start_ns
+        );
+        assert!(times[times.len() - 1] <= s.mono_end_ns);
+        // Without the flag nothing is written.
+        fs::remove_file(dir.join(ACCESS_TIMES_FILE)).unwrap();
+        let plain = RunContext {
+            timestamps: false,
+            ..ctx.clone()
+        };
+        run(&w, &plain).unwrap();
+        assert!(!dir.join(ACCESS_TIMES_FILE).exists());
+        // Timestamps need a run directory, and refuse more than 256 MiB of them (2^26 reads
+        // here) before mapping anything.
+        let no_dir = RunContext {
+            checkpoint_dir: None,
+            timestamps: true,
+        };
+        let err = run(&w, &no_dir).unwrap_err();
+        assert!(err.to_string().contains(RUN_DIR_ENV), "{err}");
+        let huge = Workload::ZeroPage {
+            stride: Bytes(4096),
+            span: Bytes(256 << 30),
+        };
+        let err = run(&huge, &ctx).unwrap_err();
+        assert!(
+            matches!(err, WorkloadError::InvalidParams { .. })
+                && err.to_string().contains("256 MiB"),
+            "{err}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn checkpoint_schedule_stays_bounded() {
         let dir = std::env::temp_dir().join(format!("faultline-cp-test-{}", std::process::id()));
         let ctx = RunContext {
             checkpoint_dir: Some(dir.clone()),
+            ..RunContext::default()
         };
         // Count how often periodic checkpoints come due, without taking them.
         for expected in [Some(1u64 << 30), None] {

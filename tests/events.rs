@@ -152,3 +152,55 @@ fn header_is_exposed() {
     assert_eq!(h.lacks_cpu_pmu(), Some(true));
     assert!(h.cmdline.as_deref().unwrap().contains("-e oom:mark_victim"));
 }
+
+#[test]
+fn kept_samples_are_in_input_order_whatever_the_thread_count() {
+    let input = Input::open(Some(&common::fixture("system-wide.perf.txt"))).unwrap();
+    let describe = |threads| {
+        let opts = BuildOptions {
+            threads,
+            keep_samples: true,
+            ..BuildOptions::default()
+        };
+        let p = Profile::build(input.bytes(), opts, &|_| {});
+        let samples: Vec<_> = p
+            .samples
+            .iter()
+            .map(|r| {
+                let frames: Vec<_> = p
+                    .interner
+                    .frames_of(r.stack)
+                    .into_iter()
+                    .map(|f| p.interner.frame_name(f).0.to_vec())
+                    .collect();
+                (
+                    r.line,
+                    r.time,
+                    p.events[r.event.0 as usize].name.clone(),
+                    p.threads[r.thread.0 as usize].tid,
+                    r.cpu,
+                    frames,
+                    p.leaf(r.leaf).map(|(s, o)| (s.to_vec(), o)),
+                    r.weight,
+                )
+            })
+            .collect();
+        let markers: Vec<_> = p
+            .markers
+            .iter()
+            .map(|m| (p.samples[m.sample].line, m.payload.clone()))
+            .collect();
+        (samples, markers)
+    };
+    let (one, one_markers) = describe(1);
+    assert_eq!(one.len(), 629);
+    assert!(one.windows(2).all(|w| w[0].0 < w[1].0), "input order");
+    // Every tracepoint sample with a payload is a marker: 200 faults + 24 exits.
+    assert_eq!(one_markers.len(), 224);
+    assert!(one_markers[0].1.starts_with("address="), "{:?}", one_markers[0]);
+    for threads in [2, 3, 5] {
+        assert!(describe(threads) == (one.clone(), one_markers.clone()), "{threads} threads");
+    }
+    let exc = one.iter().find(|s| s.2 == "exceptions:page_fault_user").unwrap();
+    assert_eq!(exc.6, Some((b"exc_page_fault".to_vec(), 0x2f0)));
+}

@@ -1,0 +1,955 @@
+//! `faultline analyze`: where the time went and what the memory pathology cost.
+//!
+//! A `perf script` file (or a run directory from `faultline record`) becomes a
+//! [`Report`]: the sampling clock and its IRQ-sticky correction, phases per process and
+//! for the whole recording (with exit work other tasks did for the workload), time
+//! segments from the tracepoint markers, derived per-fault figures, and /proc evidence.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::collapse::{self, FoldOptions, StackNamer};
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::intern::StackId;
+use crate::irq;
+use crate::phases::{Classifier, PhaseNode, Rules};
+use crate::procfs;
+use crate::profile::{BuildOptions, EventId, Profile, ThreadId};
+use crate::report::{
+    ClockInfo, Derived, InputInfo, IrqSticky, Marker, ModelComparison, Phase, ProcEvidence,
+    ProcessPhases, Report, Segment, Series, StickySite, TiedWork, VmaFindings,
+};
+use crate::runner::{MARKERS, files};
+use crate::script::SampleClock;
+use crate::script::header::base_name;
+
+/// `faultline analyze` options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnalyzeOptions {
+    /// A run directory or a `perf script` file.
+    pub input: PathBuf,
+    /// A directory of /proc evidence (`timeline.jsonl`, `maps.*`) for plain scripts.
+    pub proc_dir: Option<PathBuf>,
+    /// Leave hrtimer samples where they landed.
+    pub no_irq_correction: bool,
+    /// A JSON rules file extending or overriding the built-in phases.
+    pub rules: Option<PathBuf>,
+    /// The sampling event (default: the first non-tracepoint event).
+    pub event: Option<String>,
+    /// Parser threads (0: one per core).
+    pub threads: usize,
+}
+
+/// What analysis produced besides the report: folded stacks for the flame graphs.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// The report.
+    pub report: Report,
+    /// Folded stacks as recorded.
+    pub raw: Vec<(Vec<u8>, u64)>,
+    /// Folded stacks after the IRQ-sticky correction.
+    pub corrected: Vec<(Vec<u8>, u64)>,
+    /// Folded stacks rooted at their phase path, for the phase-coloured graph.
+    pub by_phase: Vec<(Vec<u8>, u64)>,
+    /// A colour for each frame name in `by_phase`, by its heaviest phase.
+    pub phase_colors: Vec<(String, [u8; 3])>,
+}
+
+/// Where the pieces of a recording are.
+struct Sources {
+    script: PathBuf,
+    run_dir: Option<PathBuf>,
+    proc_dir: Option<PathBuf>,
+}
+
+fn sources(opts: &AnalyzeOptions) -> Sources {
+    if opts.input.is_dir() {
+        Sources {
+            script: opts.input.join(files::PERF_SCRIPT),
+            run_dir: Some(opts.input.clone()),
+            proc_dir: opts
+                .proc_dir
+                .clone()
+                .or_else(|| Some(opts.input.join(files::PROC_DIR))),
+        }
+    } else {
+        Sources {
+            script: opts.input.clone(),
+            run_dir: None,
+            proc_dir: opts.proc_dir.clone(),
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Runs the analysis.
+pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis> {
+    let src = sources(opts);
+    let rules = match &opts.rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Rules::builtin()
+                .with_overrides(&text)
+                .map_err(|message| Error::Rules {
+                    path: path.clone(),
+                    message,
+                })?
+        }
+        None => Rules::builtin(),
+    };
+    let input = Input::open(Some(&src.script))?;
+    let build = BuildOptions {
+        threads: opts.threads,
+        keep_samples: true,
+        ..BuildOptions::default()
+    };
+    let mut profile = Profile::build(input.bytes(), build, progress);
+    if profile.diagnostics.samples == 0 {
+        return Err(Error::NoSamples {
+            path: src.script.clone(),
+            lines: profile.diagnostics.lines,
+            line: profile.diagnostics.first_skipped().map_or(0, |e| e.line),
+            text: profile
+                .diagnostics
+                .first_skipped()
+                .map_or_else(String::new, |e| e.text.clone()),
+        });
+    }
+    let manifest = src.run_dir.as_ref().and_then(|d| read_json(&d.join(files::MANIFEST)));
+    let workload_summary = src.run_dir.as_ref().and_then(|d| read_json(&d.join("workload.json")));
+    let exit_info = src.run_dir.as_ref().and_then(|d| read_json(&d.join(files::EXIT)));
+
+    let events = collapse::select_events(&profile, opts.event.as_deref())?;
+    let event_name = events
+        .first()
+        .map(|e| profile.events[e.0 as usize].name.clone())
+        .unwrap_or_default();
+
+    let mut report = Report {
+        input: InputInfo {
+            path: opts.input.display().to_string(),
+            kind: if src.run_dir.is_some() { "run_dir" } else { "perf_script" }.into(),
+            target: manifest.as_ref().and_then(|m| m.get("target").cloned()),
+            kernel: profile.header.os_release.clone(),
+            perf_version: profile.header.perf_version.clone(),
+            skipped_lines: profile.diagnostics.total_skipped(),
+        },
+        ..Report::default()
+    };
+    report.events = profile
+        .events
+        .iter()
+        .map(|e| (e.name.clone(), e.samples))
+        .collect();
+    report.clock = clock_info(&profile, &events, &event_name);
+
+    // IRQ-sticky correction, hrtimer samples only.
+    let hrtimer = report.clock.kind == "hrtimer";
+    let (stacks, sticky) = if opts.no_irq_correction {
+        (
+            profile.samples.iter().map(|r| r.stack).collect(),
+            IrqSticky {
+                reason: "disabled by --no-irq-correction".into(),
+                ..IrqSticky::default()
+            },
+        )
+    } else if !hrtimer {
+        (
+            profile.samples.iter().map(|r| r.stack).collect(),
+            IrqSticky {
+                reason: format!(
+                    "not applied: {} samples are {} (only hrtimer samples pile up after IRQs-off regions)",
+                    event_name, report.clock.kind
+                ),
+                ..IrqSticky::default()
+            },
+        )
+    } else {
+        let sites = irq::detect(&profile, &events);
+        let c = irq::correct(&mut profile, &events, &sites);
+        let total: u64 = profile
+            .samples
+            .iter()
+            .filter(|r| events.contains(&r.event))
+            .count() as u64;
+        let sticky = IrqSticky {
+            applied: c.total_moved > 0,
+            reason: format!(
+                "{event_name} samples come from an hrtimer that cannot fire while IRQs are off; \
+                 they land on the first instruction after re-enable and are moved to the region they stand for"
+            ),
+            moved_samples: c.total_moved,
+            moved_share: ratio(c.total_moved, total),
+            sites: c
+                .moved
+                .iter()
+                .map(|(i, label, n)| StickySite {
+                    site: sites[*i].name(),
+                    kind: label.clone(),
+                    samples: *n,
+                    detected_by: sites[*i].detected_by.into(),
+                    share_of_function: sites[*i].share_of_function,
+                })
+                .collect(),
+            caveat: "an IRQs-off stretch longer than one sample period yields at most one sample: \
+                     such regions are undercounted, and the correction does not invent the missing time"
+                .into(),
+        };
+        (c.stacks, sticky)
+    };
+    report.irq_sticky = sticky;
+
+    // The workload: from the run, else the OOM victim.
+    let victim_from_marker = profile.markers.iter().find_map(|m| {
+        let r = profile.samples[m.sample];
+        (profile.events[r.event.0 as usize].name == "oom:mark_victim")
+            .then(|| payload_field(&m.payload, "pid").and_then(|p| p.parse::<i32>().ok()))
+            .flatten()
+    });
+    let workload_pid = exit_info
+        .as_ref()
+        .and_then(|e| e["pid"].as_i64())
+        .map(|p| p as i32)
+        .or(victim_from_marker);
+
+    report.markers = markers(&profile);
+    let mut classifier = Classifier::new(&rules);
+    let phased = phase_samples(&profile, &events, &stacks, &mut classifier);
+    let tied = tie_exit_work(&profile, &phased, workload_pid, &report.markers);
+    report.phases = to_phases(&phased.total, &phased.total_frames);
+    report.processes = processes(&profile, &phased, workload_pid, &tied);
+    report.segments = segments(&profile, &phased, workload_pid, &tied, &report.markers, &exit_info);
+    report.derived = derived(&profile, &phased, workload_pid, &tied, &workload_summary, &src);
+    report.proc = proc_evidence(&profile, &src, &manifest, &workload_summary, workload_pid, &report.markers);
+    report.findings = findings(&report);
+
+    // Folded stacks for the flame graphs.
+    let fold_opts = FoldOptions::default();
+    let mut namer = StackNamer::new(&profile, &fold_opts);
+    let mut raw = Vec::new();
+    let mut corrected = Vec::new();
+    let mut by_phase = Vec::new();
+    for (i, r) in profile.samples.iter().enumerate() {
+        if !events.contains(&r.event) || r.stack == StackId::EMPTY {
+            continue;
+        }
+        raw.push((namer.line(r.thread, r.stack), r.weight));
+        let line = namer.line(r.thread, stacks[i]);
+        let mut phased_line = Vec::new();
+        for part in phased.paths[i].split('/') {
+            phased_line.extend_from_slice(format!("[{part}];").as_bytes());
+        }
+        phased_line.extend_from_slice(&line);
+        corrected.push((line, r.weight));
+        by_phase.push((phased_line, r.weight));
+    }
+    let by_phase = collapse::merge_sorted(by_phase);
+    let phase_colors = phase_colors(&by_phase);
+    Ok(Analysis {
+        report,
+        raw: collapse::merge_sorted(raw),
+        corrected: collapse::merge_sorted(corrected),
+        by_phase,
+        phase_colors,
+    })
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// `pid=123` → `123` in a tracepoint payload.
+pub fn payload_field<'a>(payload: &'a str, key: &str) -> Option<&'a str> {
+    payload.split([' ', ',']).find_map(|w| {
+        let (k, v) = w.split_once('=')?;
+        (k == key).then_some(v)
+    })
+}
+
+fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> ClockInfo {
+    let desc = profile.header.event(name);
+    let (kind, source) = match desc.map(|d| (d.clock(), d)) {
+        Some((SampleClock::Hrtimer, d)) => (
+            "hrtimer",
+            format!(
+                "perf header: {name} is type 1 (software) config {}, an hrtimer",
+                d.config.unwrap_or(0)
+            ),
+        ),
+        Some((SampleClock::Nmi, _)) => ("nmi", "perf header: a hardware event, sampled by NMI".into()),
+        Some((SampleClock::Event, _)) => (
+            "unknown",
+            "perf header: a software or tracepoint event that fires at a code location".into(),
+        ),
+        _ => match base_name(name) {
+            "cpu-clock" | "task-clock" => ("hrtimer", format!("event name {name} (no header)")),
+            "cycles" | "instructions" | "ref-cycles" => (
+                "nmi",
+                format!("event name {name} (no header): hardware events sample by NMI on x86"),
+            ),
+            _ => ("unknown", "no --header and an event name that does not tell".into()),
+        },
+    };
+    let (mut n, mut w) = (0u64, 0u64);
+    for e in events {
+        n += profile.events[e.0 as usize].samples;
+        w += profile.events[e.0 as usize].weight;
+    }
+    ClockInfo {
+        event: name.to_string(),
+        kind: kind.into(),
+        source,
+        mean_period: if n == 0 { 0.0 } else { w as f64 / n as f64 },
+        frequency_hz: desc.and_then(|d| d.sample_freq),
+        no_cpu_pmu: profile.header.lacks_cpu_pmu(),
+    }
+}
+
+fn markers(profile: &Profile) -> Vec<Marker> {
+    profile
+        .markers
+        .iter()
+        .filter_map(|m| {
+            let r = profile.samples[m.sample];
+            let name = &profile.events[r.event.0 as usize].name;
+            if !MARKERS.contains(&name.as_str()) {
+                return None;
+            }
+            let t = &profile.threads[r.thread.0 as usize];
+            Some(Marker {
+                name: name.clone(),
+                time: r.time.as_secs_f64(),
+                pid: t.tid,
+                comm: String::from_utf8_lossy(&t.comm).into_owned(),
+                cpu: r.cpu,
+                payload: m.payload.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Phase of every sample of the sampling event, with per-thread trees.
+struct Phased {
+    /// Phase path per sample index (empty for samples of other events).
+    paths: Vec<String>,
+    total: PhaseNode,
+    /// Inclusive weight per (top-level phase, frame name).
+    total_frames: BTreeMap<String, BTreeMap<String, u64>>,
+    per_thread: FxHashMap<ThreadId, (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)>,
+}
+
+fn phase_samples(
+    profile: &Profile,
+    events: &[EventId],
+    stacks: &[StackId],
+    classifier: &mut Classifier<'_>,
+) -> Phased {
+    let mut p = Phased {
+        paths: vec![String::new(); profile.samples.len()],
+        total: PhaseNode::default(),
+        total_frames: BTreeMap::new(),
+        per_thread: FxHashMap::default(),
+    };
+    let mut frame_names: FxHashMap<StackId, Vec<String>> = FxHashMap::default();
+    for (i, r) in profile.samples.iter().enumerate() {
+        if !events.contains(&r.event) {
+            continue;
+        }
+        let path = classifier.classify(&profile.interner, stacks[i]).to_string();
+        p.total.add(&path, r.weight);
+        let top = path.split('/').next().unwrap_or_default().to_string();
+        let names = frame_names.entry(stacks[i]).or_insert_with(|| {
+            // Only frames below the one that put the stack in its phase say where the
+            // phase's time went (`unmap_page_range` under `exit_mmap`, not the signal
+            // delivery that led to `do_exit`).
+            let all: Vec<String> = profile
+                .interner
+                .frames_of(stacks[i])
+                .into_iter()
+                .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
+                .collect();
+            let anchors: Vec<&String> = classifier
+                .rules()
+                .phases
+                .iter()
+                .filter(|r| r.name == top)
+                .flat_map(|r| r.frames.iter())
+                .collect();
+            let below = all
+                .iter()
+                .rposition(|f| anchors.contains(&f))
+                .map_or(0, |p| p + 1);
+            let mut v = all[below..].to_vec();
+            v.sort();
+            v.dedup();
+            v
+        });
+        let entry = p.per_thread.entry(r.thread).or_default();
+        entry.0.add(&path, r.weight);
+        for n in names.iter() {
+            *p.total_frames.entry(top.clone()).or_default().entry(n.clone()).or_default() += r.weight;
+            *entry.1.entry(top.clone()).or_default().entry(n.clone()).or_default() += r.weight;
+        }
+        p.paths[i] = path;
+    }
+    p
+}
+
+/// Converts a phase tree to report phases with shares of the tree's total.
+fn to_phases(root: &PhaseNode, frames: &BTreeMap<String, BTreeMap<String, u64>>) -> BTreeMap<String, Phase> {
+    fn convert(node: &PhaseNode, total: u64) -> Phase {
+        Phase {
+            samples: node.samples,
+            weight: node.weight,
+            share: ratio(node.weight, total),
+            children: node
+                .children
+                .iter()
+                .map(|(k, c)| (k.clone(), convert(c, total)))
+                .collect(),
+            top_frames: Vec::new(),
+        }
+    }
+    root.children
+        .iter()
+        .map(|(name, node)| {
+            let mut phase = convert(node, root.weight);
+            if let Some(f) = frames.get(name) {
+                let mut top: Vec<(String, u64)> = f
+                    .iter()
+                    .filter(|(_, w)| **w < node.weight)
+                    .map(|(n, w)| (n.clone(), *w))
+                    .collect();
+                top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                phase.top_frames = top
+                    .into_iter()
+                    .take(5)
+                    .map(|(n, w)| (n, ratio(w, node.weight)))
+                    .collect();
+            }
+            (name.clone(), phase)
+        })
+        .collect()
+}
+
+/// Exit work that other tasks did for the workload: samples in `exit` phases on
+/// other threads, tied by the OOM reaper's markers or by the time window after the
+/// workload began to exit.
+struct Tied {
+    /// Sample indexes counted for the workload though another task ran them.
+    samples: Vec<usize>,
+    summary: Vec<TiedWork>,
+}
+
+fn tie_exit_work(profile: &Profile, phased: &Phased, workload: Option<i32>, markers: &[Marker]) -> Tied {
+    let mut tied = Tied {
+        samples: Vec::new(),
+        summary: Vec::new(),
+    };
+    let Some(pid) = workload else { return tied };
+    let exit_start = markers
+        .iter()
+        .filter(|m| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+        .filter(|m| m.name == "oom:mark_victim" || m.name == "sched:sched_process_exit")
+        .map(|m| m.time)
+        .fold(f64::INFINITY, f64::min);
+    if !exit_start.is_finite() {
+        return tied;
+    }
+    let reaping: Vec<(f64, f64)> = {
+        let starts: Vec<f64> = markers
+            .iter()
+            .filter(|m| m.name == "oom:start_task_reaping" && payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+            .map(|m| m.time)
+            .collect();
+        let ends: Vec<f64> = markers
+            .iter()
+            .filter(|m| m.name == "oom:finish_task_reaping" && payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+            .map(|m| m.time)
+            .collect();
+        starts
+            .iter()
+            .map(|&s| (s, ends.iter().copied().find(|&e| e >= s).unwrap_or(f64::INFINITY)))
+            .collect()
+    };
+    let mut by: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for (i, r) in profile.samples.iter().enumerate() {
+        if !phased.paths[i].starts_with("exit") {
+            continue;
+        }
+        let t = &profile.threads[r.thread.0 as usize];
+        if t.tid == pid || t.pid == Some(pid) {
+            continue;
+        }
+        let time = r.time.as_secs_f64();
+        let how = if reaping.iter().any(|&(s, e)| time >= s && time <= e) {
+            "between oom:start_task_reaping and oom:finish_task_reaping for the workload's pid"
+        } else if time >= exit_start {
+            "exit work on another task after the workload began to exit (oom:mark_victim or sched:sched_process_exit)"
+        } else {
+            continue;
+        };
+        tied.samples.push(i);
+        let e = by
+            .entry((String::from_utf8_lossy(&t.comm).into_owned(), how.to_string()))
+            .or_default();
+        e.0 += 1;
+        e.1 += r.weight;
+    }
+    tied.summary = by
+        .into_iter()
+        .map(|((comm, how), (samples, weight))| TiedWork {
+            comm,
+            samples,
+            weight,
+            how,
+        })
+        .collect();
+    tied
+}
+
+fn is_workload(profile: &Profile, thread: ThreadId, pid: Option<i32>) -> bool {
+    let t = &profile.threads[thread.0 as usize];
+    pid.is_some_and(|p| t.tid == p || t.pid == Some(p))
+}
+
+fn processes(profile: &Profile, phased: &Phased, workload: Option<i32>, tied: &Tied) -> Vec<ProcessPhases> {
+    // Group threads by pid (or tid when perf printed only that) and comm.
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)> = BTreeMap::new();
+    for (th, (node, frames)) in &phased.per_thread {
+        let t = &profile.threads[th.0 as usize];
+        let key = (t.pid.unwrap_or(t.tid), String::from_utf8_lossy(&t.comm).into_owned());
+        let g = groups.entry(key).or_default();
+        merge_node(&mut g.0, node);
+        for (phase, f) in frames {
+            for (n, w) in f {
+                *g.1.entry(phase.clone()).or_default().entry(n.clone()).or_default() += w;
+            }
+        }
+    }
+    let mut out: Vec<ProcessPhases> = groups
+        .into_iter()
+        .map(|((pid, comm), (mut node, mut frames))| {
+            let is_w = workload == Some(pid);
+            if is_w {
+                for &i in &tied.samples {
+                    let r = profile.samples[i];
+                    node.add(&phased.paths[i], r.weight);
+                    let _ = &mut frames;
+                }
+            }
+            ProcessPhases {
+                pid,
+                comm,
+                workload: is_w,
+                weight: node.weight,
+                samples: node.samples,
+                phases: to_phases(&node, &frames),
+                tied: if is_w { tied.summary.clone() } else { Vec::new() },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.workload.cmp(&a.workload).then(b.weight.cmp(&a.weight)).then(a.pid.cmp(&b.pid)));
+    out.truncate(20);
+    out
+}
+
+fn merge_node(into: &mut PhaseNode, from: &PhaseNode) {
+    into.samples += from.samples;
+    into.weight += from.weight;
+    for (k, c) in &from.children {
+        merge_node(into.children.entry(k.clone()).or_default(), c);
+    }
+}
+
+fn segments(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    tied: &Tied,
+    markers: &[Marker],
+    exit_info: &Option<Value>,
+) -> Vec<Segment> {
+    let Some(pid) = workload else { return Vec::new() };
+    let mine = |m: &&Marker| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string());
+    let first = |name: &str| markers.iter().filter(mine).find(|m| m.name == name).map(|m| m.time);
+    // The workload's samples and the tied ones, with their times.
+    let mut work: Vec<(f64, u64, bool)> = profile
+        .samples
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !phased.paths[*i].is_empty() && is_workload(profile, r.thread, Some(pid)))
+        .map(|(i, r)| (r.time.as_secs_f64(), r.weight, phased.paths[i].starts_with("exit")))
+        .collect();
+    work.extend(tied.samples.iter().map(|&i| {
+        let r = profile.samples[i];
+        (r.time.as_secs_f64(), r.weight, true)
+    }));
+    if work.is_empty() {
+        return Vec::new();
+    }
+    let start = exit_info
+        .as_ref()
+        .and_then(|e| e["start_mono_ns"].as_u64())
+        .map(|ns| ns as f64 / 1e9)
+        .unwrap_or_else(|| work.iter().map(|w| w.0).fold(f64::INFINITY, f64::min));
+    let last_exit = work.iter().filter(|w| w.2).map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
+    let last = work.iter().map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
+    let mut points: Vec<(&str, f64)> = vec![("start", start)];
+    for marker in ["oom:mark_victim", "sched:sched_process_exit"] {
+        if let Some(t) = first(marker) {
+            points.push((marker, t));
+        }
+    }
+    let end = if last_exit.is_finite() && last_exit >= last {
+        ("last exit work", last_exit)
+    } else {
+        ("last sample", last)
+    };
+    // Markers after the last sample end the story themselves.
+    points.retain(|p| p.1 <= end.1 || p.0 == "start");
+    points.push(end);
+    points.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let names = |from: &str, to: &str| match (from, to) {
+        ("start", _) => "run",
+        ("oom:mark_victim", _) => "dying",
+        ("sched:sched_process_exit", _) => "teardown",
+        _ => "segment",
+    };
+    points
+        .windows(2)
+        .map(|w| {
+            let (from, s) = w[0];
+            let (to, e) = w[1];
+            let inside = work.iter().filter(|x| x.0 >= s && (x.0 < e || (to == points.last().unwrap().0 && x.0 <= e)));
+            let (samples, weight) = inside.fold((0, 0), |(n, wt), x| (n + 1, wt + x.1));
+            Segment {
+                name: names(from, to).into(),
+                from: from.into(),
+                to: to.into(),
+                start: s,
+                end: e,
+                wall_seconds: e - s,
+                samples,
+                weight,
+            }
+        })
+        .collect()
+}
+
+fn workload_node(profile: &Profile, phased: &Phased, workload: Option<i32>, tied: &Tied) -> PhaseNode {
+    match workload {
+        Some(pid) => {
+            let mut node = PhaseNode::default();
+            for (i, r) in profile.samples.iter().enumerate() {
+                if !phased.paths[i].is_empty() && is_workload(profile, r.thread, Some(pid)) {
+                    node.add(&phased.paths[i], r.weight);
+                }
+            }
+            for &i in &tied.samples {
+                node.add(&phased.paths[i], profile.samples[i].weight);
+            }
+            node
+        }
+        None => phased.total.clone(),
+    }
+}
+
+fn derived(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    tied: &Tied,
+    summary: &Option<Value>,
+    src: &Sources,
+) -> Derived {
+    let node = workload_node(profile, phased, workload, tied);
+    let (fault, exit) = (node.weight_of("fault"), node.weight_of("exit"));
+    let mut d = Derived {
+        exit_fault_ratio: (fault > 0).then(|| exit as f64 / fault as f64),
+        ..Derived::default()
+    };
+    // Fault counts, best source first.
+    if let Some(n) = summary.as_ref().and_then(|s| s["faults_attempted"].as_u64()) {
+        d.faults = Some(n);
+        d.faults_source = Some("workload summary (faults attempted)".into());
+    } else {
+        let pf: u64 = profile
+            .samples
+            .iter()
+            .filter(|r| base_name(&profile.events[r.event.0 as usize].name) == "page-faults")
+            .filter(|r| workload.is_none() || is_workload(profile, r.thread, workload))
+            .map(|r| r.weight)
+            .sum();
+        let checkpoint = src.proc_dir.as_ref().and_then(|p| {
+            let text = std::fs::read_to_string(p.join("checkpoints.jsonl")).ok()?;
+            let last: Value = serde_json::from_str(text.lines().last()?).ok()?;
+            last["faults"].as_u64()
+        });
+        if pf > 0 {
+            d.faults = Some(pf);
+            d.faults_source = Some("page-faults event (sum of periods)".into());
+        } else if let Some(n) = checkpoint.filter(|n| *n > 0) {
+            d.faults = Some(n);
+            d.faults_source =
+                Some("the workload's last checkpoint (a lower bound: it ran on until killed)".into());
+        } else if let Some((first, last)) = src
+            .proc_dir
+            .as_ref()
+            .and_then(|p| timeline_range(&p.join("timeline.jsonl"), |v| v["vmstat"]["pgfault"].as_u64()))
+        {
+            d.faults = Some(last.saturating_sub(first));
+            d.faults_source = Some("/proc/vmstat pgfault delta (system-wide)".into());
+        }
+    }
+    if let Some(n) = d.faults.filter(|n| *n > 0) {
+        d.cpu_per_fault_ns = Some(fault as f64 / n as f64);
+        if let Some(s) = summary {
+            if let (Some(end), Some(start)) = (s["vm_pte_kb"].as_u64(), s["vm_pte_kb_start"].as_u64()) {
+                d.table_bytes_per_fault = Some(end.saturating_sub(start) as f64 * 1024.0 / n as f64);
+            }
+        }
+    }
+    d
+}
+
+/// First and last values of a timeline field.
+fn timeline_range(path: &Path, field: impl Fn(&Value) -> Option<u64>) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let values: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| field(&v))
+        .collect();
+    Some((*values.first()?, *values.last()?))
+}
+
+fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut s = Series::default();
+    for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+        if pid.is_some_and(|p| v["pid"].as_i64() != Some(p as i64)) {
+            continue;
+        }
+        let Some(x) = v["status"][key].as_u64() else { continue };
+        if s.points == 0 {
+            s.first = x;
+        }
+        if s.points == 0 || x > s.max {
+            s.max = x;
+            s.max_time = v["mono_ns"].as_u64().unwrap_or(0) as f64 / 1e9;
+        }
+        s.last = x;
+        s.points += 1;
+    }
+    (s.points > 0).then_some(s)
+}
+
+fn proc_evidence(
+    profile: &Profile,
+    src: &Sources,
+    manifest: &Option<Value>,
+    summary: &Option<Value>,
+    workload: Option<i32>,
+    markers: &[Marker],
+) -> ProcEvidence {
+    let _ = profile;
+    let mut e = ProcEvidence::default();
+    if let Some(dir) = &src.proc_dir {
+        let timeline = dir.join("timeline.jsonl");
+        e.vm_pte = series(&timeline, workload, "VmPTE");
+        e.vm_rss = series(&timeline, workload, "VmRSS");
+    }
+    if let Some(s) = summary {
+        if let (Some(faults), Some(pred), Some(end), Some(start)) = (
+            s["faults_attempted"].as_u64(),
+            s["predicted_table_bytes"].as_u64(),
+            s["vm_pte_kb"].as_u64(),
+            s["vm_pte_kb_start"].as_u64(),
+        ) {
+            let measured = end.saturating_sub(start);
+            let predicted = pred / 1024;
+            e.model = Some(ModelComparison {
+                faults,
+                predicted_kb: predicted,
+                measured_kb: measured,
+                error: if predicted == 0 { 0.0 } else { (measured as f64 - predicted as f64) / predicted as f64 },
+                bytes_per_fault: if faults == 0 { 0.0 } else { measured as f64 * 1024.0 / faults as f64 },
+            });
+        }
+    }
+    e.mark_victim_pgtables_kb = markers
+        .iter()
+        .filter(|m| m.name == "oom:mark_victim")
+        .find_map(|m| payload_field(&m.payload, "pgtables")?.trim_end_matches("kB").parse().ok());
+    // VMAs: the workload's last checkpoint, else the sampler's last maps.
+    let maps = src.proc_dir.as_ref().and_then(|dir| {
+        let last_checkpoint = std::fs::read_to_string(dir.join("checkpoints.jsonl"))
+            .ok()
+            .and_then(|t| t.lines().last().map(str::to_string))
+            .and_then(|l| serde_json::from_str::<Value>(&l).ok())
+            .and_then(|v| v["dir"].as_str().map(|d| dir.join(d).join("maps")));
+        [last_checkpoint, Some(dir.join("maps.last"))]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file())
+    });
+    if let Some(path) = maps {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(vmas) = procfs::parse_maps(&text, &path) {
+                let runs = procfs::unmerged_runs(&vmas);
+                e.vmas = Some(VmaFindings {
+                    source: path.display().to_string(),
+                    count: vmas.len(),
+                    max_map_count: manifest.as_ref().and_then(|m| m["vm"]["max_map_count"].as_u64()),
+                    unmerged_runs: runs.runs,
+                    longest_run: runs.longest,
+                    mergeable_savings: runs.mergeable_savings,
+                });
+            }
+        }
+    }
+    e.settings = manifest.as_ref().map(|m| {
+        serde_json::json!({
+            "thp": m.get("thp"),
+            "vm": m.get("vm"),
+            "cgroup": m.get("cgroup"),
+        })
+    });
+    e
+}
+
+fn findings(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    let scope = r.processes.iter().find(|p| p.workload);
+    let phases = scope.map_or(&r.phases, |p| &p.phases);
+    let who = scope.map_or_else(|| "the recording".to_string(), |p| format!("{} ({})", p.comm, p.pid));
+    let w = |name: &str| phases.get(name).map_or(0, |p| p.weight);
+    let (fault, exit) = (w("fault"), w("exit"));
+    if fault > 0 && exit > 0 {
+        let top = phases["exit"]
+            .top_frames
+            .first()
+            .map(|(f, s)| format!(": {f} {:.0}% of exit", s * 100.0))
+            .unwrap_or_default();
+        let verdict = if exit > fault {
+            "more CPU dying than faulting"
+        } else {
+            "less CPU dying than faulting"
+        };
+        out.push(format!(
+            "exit cost {:.1}× fault cost for {who} ({verdict}){top}",
+            exit as f64 / fault as f64
+        ));
+    } else if fault > 0 {
+        out.push(format!("{who}: page faults take {:.0}% of its CPU", phases["fault"].share * 100.0));
+    }
+    if r.irq_sticky.applied {
+        // Idle halts are where an idle CPU wakes: name the largest site that is not.
+        let site = r
+            .irq_sticky
+            .sites
+            .iter()
+            .find(|s| s.kind != "idle")
+            .unwrap_or(&r.irq_sticky.sites[0]);
+        out.push(format!(
+            "{:.0}% of {} samples sat on IRQ re-enable sites and were moved; the largest outside idle, {} ({}), held {} samples",
+            r.irq_sticky.moved_share * 100.0,
+            r.clock.event,
+            site.site,
+            site.kind,
+            site.samples
+        ));
+    }
+    if let Some(tb) = phases.get("fault").and_then(|f| f.children.get("table-alloc")) {
+        if tb.weight > 0 {
+            out.push(format!("page-table allocation is {:.0}% of {who}'s CPU", tb.share * 100.0));
+        }
+    }
+    if let Some(m) = &r.proc.model {
+        out.push(format!(
+            "page tables grew {} kB over {} faults ({:.0} bytes per fault), {:+.1}% against the model's {} kB",
+            m.measured_kb,
+            m.faults,
+            m.bytes_per_fault,
+            m.error * 100.0,
+            m.predicted_kb
+        ));
+    }
+    if let Some(pt) = r.proc.mark_victim_pgtables_kb {
+        out.push(format!("the OOM killer found {pt} kB of page tables in its victim"));
+    }
+    if let Some(v) = &r.proc.vmas {
+        if v.unmerged_runs > 0 && v.mergeable_savings >= 100 {
+            out.push(format!(
+                "{} VMAs{}: {} runs of adjacent same-permission anonymous VMAs did not merge (longest {}); merging would save {}",
+                v.count,
+                v.max_map_count.map(|m| format!(" of max_map_count {m}")).unwrap_or_default(),
+                v.unmerged_runs,
+                v.longest_run,
+                v.mergeable_savings
+            ));
+        }
+    }
+    if let (Some(n), Some(c)) = (r.derived.faults, r.derived.cpu_per_fault_ns) {
+        if r.clock.kind == "hrtimer" {
+            out.push(format!("{c:.0} ns of fault-phase CPU per fault over {n} faults"));
+        }
+    }
+    out
+}
+
+/// Colours for the phase graph: each frame takes its heaviest phase's colour.
+fn phase_colors(stacks: &[(Vec<u8>, u64)]) -> Vec<(String, [u8; 3])> {
+    let color = |phase: &str| -> [u8; 3] {
+        match phase.split('/').next().unwrap_or("") {
+            "fault" => [230, 120, 50],
+            "exit" => [200, 60, 60],
+            "syscall" => [90, 140, 210],
+            "user" => [110, 180, 90],
+            _ => [170, 170, 170],
+        }
+    };
+    let mut best: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut per: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (line, n) in stacks {
+        let text = String::from_utf8_lossy(line);
+        let mut parts = text.split(';');
+        let mut phase = String::new();
+        for part in parts.by_ref() {
+            match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                Some(p) if phase.is_empty() || !p.contains(' ') => {
+                    if !phase.is_empty() {
+                        phase.push('/');
+                    }
+                    phase.push_str(p);
+                    *per.entry((part.to_string(), phase.clone())).or_default() += n;
+                }
+                _ => {
+                    *per.entry((part.to_string(), phase.clone())).or_default() += n;
+                    break;
+                }
+            }
+        }
+        for part in parts {
+            *per.entry((part.to_string(), phase.clone())).or_default() += n;
+        }
+    }
+    for ((frame, phase), n) in per {
+        let e = best.entry(frame).or_insert((phase.clone(), 0));
+        if n > e.1 {
+            *e = (phase, n);
+        }
+    }
+    best.into_iter().map(|(f, (p, _))| (f, color(&p))).collect()
+}

@@ -1,0 +1,431 @@
+//! IRQ-sticky correction (domain.md §3).
+//!
+//! `cpu-clock` and `task-clock` samples come from an hrtimer interrupt, which cannot
+//! fire while a CPU has interrupts disabled; it fires at the first instruction after
+//! they are re-enabled. Time spent with IRQs off therefore lands on the re-enable
+//! site. This module finds such sites, two ways, and relabels the leaf of each
+//! affected sample with a pseudo-frame naming the IRQs-off region it stands for
+//! (`[irqs-off] page-fault entry`), keeping every caller.
+//!
+//! It cannot give back time it never saw: an IRQs-off stretch longer than one period
+//! yields at most one sample, so such regions stay undercounted after correction.
+
+use rustc_hash::FxHashMap;
+
+use crate::intern::{FRAME_KERNEL, FrameId, StackId};
+use crate::profile::{EventId, LeafId, Profile};
+
+/// The IRQs-off region a re-enable site stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IrqKind {
+    /// Page-fault entry: the CPU enters `asm_exc_page_fault` with IRQs off.
+    PageFaultEntry,
+    /// System call entry or return to user mode.
+    Syscall,
+    /// Return from an interrupt.
+    InterruptExit,
+    /// The end of a context switch.
+    ContextSwitch,
+    /// Softirq processing.
+    Softirq,
+    /// A spinlock released with `_irq`/`_irqrestore`.
+    LockRelease,
+    /// The idle loop's `sti; hlt`.
+    Idle,
+    /// An IRQ restore with no better name.
+    IrqRestore,
+}
+
+impl IrqKind {
+    /// The name used in pseudo-frames and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            IrqKind::PageFaultEntry => "page-fault entry",
+            IrqKind::Syscall => "syscall entry/exit",
+            IrqKind::InterruptExit => "interrupt exit",
+            IrqKind::ContextSwitch => "context switch",
+            IrqKind::Softirq => "softirq",
+            IrqKind::LockRelease => "lock release",
+            IrqKind::Idle => "idle",
+            IrqKind::IrqRestore => "irq restore",
+        }
+    }
+}
+
+/// How a table entry's samples are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The function exists to re-enable IRQs: every leaf sample in it is sticky.
+    Whole,
+    /// The re-enable is inlined somewhere in the function: only the offset the
+    /// statistical test picks is sticky.
+    Offset,
+}
+
+/// Known re-enable sites, kernel 4.x–6.x names. `None` as kind: decided by the
+/// sample's callers.
+const TABLE: &[(&str, Option<IrqKind>, Scope)] = &[
+    ("native_irq_enable", None, Scope::Whole),
+    ("pv_native_irq_enable", None, Scope::Whole),
+    ("arch_local_irq_enable", None, Scope::Whole),
+    ("native_restore_fl", None, Scope::Whole),
+    ("arch_local_irq_restore", None, Scope::Whole),
+    ("exc_page_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
+    ("do_user_addr_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
+    ("__do_page_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
+    ("do_syscall_64", Some(IrqKind::Syscall), Scope::Offset),
+    ("exit_to_user_mode_loop", Some(IrqKind::Syscall), Scope::Offset),
+    ("syscall_exit_to_user_mode", Some(IrqKind::Syscall), Scope::Offset),
+    ("irqentry_exit", Some(IrqKind::InterruptExit), Scope::Offset),
+    ("irqentry_exit_to_user_mode", Some(IrqKind::InterruptExit), Scope::Offset),
+    ("finish_task_switch", Some(IrqKind::ContextSwitch), Scope::Offset),
+    ("finish_task_switch.isra.0", Some(IrqKind::ContextSwitch), Scope::Offset),
+    ("schedule_tail", Some(IrqKind::ContextSwitch), Scope::Offset),
+    ("__do_softirq", Some(IrqKind::Softirq), Scope::Offset),
+    ("handle_softirqs", Some(IrqKind::Softirq), Scope::Offset),
+    ("default_idle", Some(IrqKind::Idle), Scope::Whole),
+    ("pv_native_safe_halt", Some(IrqKind::Idle), Scope::Whole),
+    ("native_safe_halt", Some(IrqKind::Idle), Scope::Whole),
+    ("arch_safe_halt", Some(IrqKind::Idle), Scope::Whole),
+];
+
+/// Leaf functions that look sticky to the statistics but are not IRQ re-enables: an
+/// unlock that never disables IRQs, and string instructions (`rep stos`, `rep movs`)
+/// where one instruction does all the work.
+const NOT_SITES: &[&str] = &[
+    "__raw_callee_save___pv_queued_spin_unlock",
+    "clear_page_erms",
+    "clear_page_rep",
+    "clear_page_orig",
+    "clear_pages_erms",
+    "copy_page",
+    "memset_erms",
+    "memset_orig",
+    "memcpy_erms",
+    "memcpy_orig",
+    "__memset",
+    "__memcpy",
+    "rep_stos_alternative",
+    "rep_movs_alternative",
+    "copy_user_enhanced_fast_string",
+    "copy_user_generic_string",
+    "clear_user_erms",
+    "__clear_user",
+];
+
+/// Whether a function is an `_irq`/`_irqrestore` unlock (`_raw_spin_unlock_irqrestore`).
+fn is_irq_unlock(f: &str) -> bool {
+    f.starts_with("_raw_") && f.contains("unlock_irq")
+}
+
+/// The statistical test: one offset holds at least this share of its function's
+/// leaf samples...
+pub const MIN_SITE_SHARE: f64 = 0.5;
+/// ...the function has at least this many leaf samples...
+pub const MIN_FUNCTION_SAMPLES: u64 = 20;
+/// ...and no sample lands in this many bytes before the offset (the IRQs-off code
+/// that leads to the re-enable cannot be sampled).
+pub const QUIET_BYTES_BEFORE: u64 = 16;
+
+/// A detected sticky site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    /// The leaf function.
+    pub function: String,
+    /// The sticky offset, or `None` when every offset of the function is sticky.
+    pub offset: Option<u64>,
+    /// The region, when fixed for the site (else decided per sample by its callers).
+    pub kind: Option<IrqKind>,
+    /// `table` or `statistics`.
+    pub detected_by: &'static str,
+    /// Share of the function's leaf samples at the offset.
+    pub share_of_function: f64,
+}
+
+impl Site {
+    /// `function+0xoffset`, or the function.
+    pub fn name(&self) -> String {
+        match self.offset {
+            Some(o) => format!("{}+{o:#x}", self.function),
+            None => self.function.clone(),
+        }
+    }
+}
+
+/// Finds sticky sites among the leaves of the given events' samples.
+pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
+    // Leaf samples per function, and per (function, offset).
+    let mut per_fn: FxHashMap<&[u8], u64> = FxHashMap::default();
+    let mut per_site: FxHashMap<LeafId, u64> = FxHashMap::default();
+    for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
+        if let Some((sym, _)) = profile.leaf(r.leaf) {
+            *per_fn.entry(sym).or_default() += 1;
+            *per_site.entry(r.leaf).or_default() += 1;
+        }
+    }
+    let mut offsets: FxHashMap<&[u8], Vec<(u64, u64)>> = FxHashMap::default();
+    for (&leaf, &n) in &per_site {
+        if let Some((sym, off)) = profile.leaf(leaf) {
+            offsets.entry(sym).or_default().push((off, n));
+        }
+    }
+    let mut sites = Vec::new();
+    for (sym, mut offs) in offsets {
+        let Ok(function) = std::str::from_utf8(sym) else { continue };
+        if NOT_SITES.contains(&function) {
+            continue;
+        }
+        let total = per_fn[sym];
+        let entry = TABLE.iter().find(|(f, _, _)| *f == function);
+        let whole = matches!(entry, Some((_, _, Scope::Whole))) || is_irq_unlock(function);
+        if whole {
+            let kind = match entry {
+                Some((_, k, _)) => *k,
+                None => Some(IrqKind::LockRelease),
+            };
+            sites.push(Site {
+                function: function.to_string(),
+                offset: None,
+                kind,
+                detected_by: "table",
+                share_of_function: 1.0,
+            });
+            continue;
+        }
+        if total < MIN_FUNCTION_SAMPLES {
+            continue;
+        }
+        offs.sort_unstable();
+        let Some(&(best_off, best_n)) = offs.iter().max_by_key(|(o, n)| (*n, std::cmp::Reverse(*o)))
+        else {
+            continue;
+        };
+        let share = best_n as f64 / total as f64;
+        let quiet_before = !offs
+            .iter()
+            .any(|&(o, _)| o < best_off && o + QUIET_BYTES_BEFORE >= best_off);
+        if share >= MIN_SITE_SHARE && quiet_before {
+            sites.push(Site {
+                function: function.to_string(),
+                offset: Some(best_off),
+                kind: entry.and_then(|(_, k, _)| *k),
+                detected_by: if entry.is_some() { "table" } else { "statistics" },
+                share_of_function: share,
+            });
+        }
+    }
+    sites.sort_by(|a, b| a.function.cmp(&b.function).then(a.offset.cmp(&b.offset)));
+    sites
+}
+
+/// The result of correcting a profile's samples.
+#[derive(Debug, Clone, Default)]
+pub struct Correction {
+    /// The corrected stack of each sample in [`Profile::samples`] (unchanged ones too).
+    pub stacks: Vec<StackId>,
+    /// Samples moved, per (site index, region label).
+    pub moved: Vec<(usize, String, u64)>,
+    /// Samples moved in all.
+    pub total_moved: u64,
+}
+
+/// Relabels the leaf of every sample of `events` that sits on a site.
+pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Correction {
+    let mut by_leaf: FxHashMap<LeafId, usize> = FxHashMap::default();
+    let mut by_fn: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+    for (i, s) in sites.iter().enumerate() {
+        match s.offset {
+            Some(o) => {
+                if let Some(id) = profile.leaves.get_index_of(&(Box::from(s.function.as_bytes()), o)) {
+                    by_leaf.insert(LeafId(id as u32), i);
+                }
+            }
+            None => {
+                by_fn.insert(s.function.as_bytes().to_vec(), i);
+            }
+        }
+    }
+    let mut pseudo: FxHashMap<String, FrameId> = FxHashMap::default();
+    let mut memo: FxHashMap<(StackId, String), StackId> = FxHashMap::default();
+    let mut moved: FxHashMap<(usize, String), u64> = FxHashMap::default();
+    let mut stacks = Vec::with_capacity(profile.samples.len());
+    let mut total_moved = 0;
+    for idx in 0..profile.samples.len() {
+        let r = profile.samples[idx];
+        let site = if !events.contains(&r.event) || r.stack == StackId::EMPTY {
+            None
+        } else {
+            by_leaf.get(&r.leaf).copied().or_else(|| {
+                let (sym, _) = profile.leaf(r.leaf)?;
+                by_fn.get(sym).copied()
+            })
+        };
+        let Some(site) = site else {
+            stacks.push(r.stack);
+            continue;
+        };
+        let kind = sites[site]
+            .kind
+            .unwrap_or_else(|| kind_from_callers(profile, r.stack));
+        let label = match (sites[site].kind, sites[site].detected_by) {
+            (None, "statistics") => format!("in {}", sites[site].function),
+            _ => kind.label().to_string(),
+        };
+        let key = (r.stack, label.clone());
+        let new = match memo.get(&key) {
+            Some(&s) => s,
+            None => {
+                let frame = *pseudo.entry(label.clone()).or_insert_with(|| {
+                    let mut name = vec![FRAME_KERNEL];
+                    name.extend_from_slice(format!("[irqs-off] {label}").as_bytes());
+                    profile.interner.frame(&name)
+                });
+                let (parent, _) = profile.interner.stack(r.stack);
+                let s = profile.interner.push(parent, frame);
+                memo.insert(key, s);
+                s
+            }
+        };
+        stacks.push(new);
+        *moved.entry((site, label)).or_default() += 1;
+        total_moved += 1;
+    }
+    let mut moved: Vec<(usize, String, u64)> =
+        moved.into_iter().map(|((s, l), n)| (s, l, n)).collect();
+    moved.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    Correction {
+        stacks,
+        moved,
+        total_moved,
+    }
+}
+
+/// The region a generic re-enable (`native_irq_enable`) closes, from its callers.
+fn kind_from_callers(profile: &Profile, stack: StackId) -> IrqKind {
+    let frames = profile.interner.frames_of(stack);
+    for f in frames.iter().rev().skip(1) {
+        let name = profile.interner.frame_name(*f).0;
+        let kind = match name {
+            b"asm_exc_page_fault" | b"exc_page_fault" | b"do_user_addr_fault" | b"page_fault"
+            | b"do_page_fault" | b"__do_page_fault" | b"async_page_fault" => {
+                Some(IrqKind::PageFaultEntry)
+            }
+            b"do_syscall_64" | b"entry_SYSCALL_64" | b"entry_SYSCALL_64_after_hwframe" => {
+                Some(IrqKind::Syscall)
+            }
+            b"finish_task_switch" | b"finish_task_switch.isra.0" | b"schedule_tail" => {
+                Some(IrqKind::ContextSwitch)
+            }
+            b"__do_softirq" | b"handle_softirqs" => Some(IrqKind::Softirq),
+            b"irqentry_exit" => Some(IrqKind::InterruptExit),
+            n if n.starts_with(b"_raw_") && memchr::memmem::find(n, b"unlock_irq").is_some() => {
+                Some(IrqKind::LockRelease)
+            }
+            _ => None,
+        };
+        if let Some(k) = kind {
+            return k;
+        }
+    }
+    IrqKind::IrqRestore
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::BuildOptions;
+
+    /// Builds a profile from a tiny script where `exc_page_fault+0xd7` holds most of
+    /// the function's leaf samples.
+    fn profile(text: &str) -> Profile {
+        Profile::build(
+            text.as_bytes(),
+            BuildOptions {
+                keep_samples: true,
+                threads: 1,
+                ..BuildOptions::default()
+            },
+            &|_| {},
+        )
+    }
+
+    fn script(leaves: &[(&str, usize)]) -> String {
+        let mut s = String::new();
+        let mut t = 0;
+        for (leaf, n) in leaves {
+            for _ in 0..*n {
+                t += 1;
+                s.push_str(&format!(
+                    "pf 7 [000] 1.{t:06}: 1000 cpu-clock:\n\tffff {leaf} ([kernel.kallsyms])\n\tffff asm_exc_page_fault+0x26 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/pf)\n\n"
+                ));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn inlined_page_fault_site_is_found_and_moved() {
+        let mut p = profile(&script(&[
+            ("exc_page_fault+0xd7", 60),
+            ("exc_page_fault+0x120", 10),
+            ("handle_mm_fault+0x40", 10),
+            ("handle_mm_fault+0x80", 10),
+            ("handle_mm_fault+0x99", 10),
+        ]));
+        let ev = vec![EventId(0)];
+        let sites = detect(&p, &ev);
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        assert_eq!(sites[0].name(), "exc_page_fault+0xd7");
+        assert_eq!(sites[0].kind, Some(IrqKind::PageFaultEntry));
+        let c = correct(&mut p, &ev, &sites);
+        assert_eq!(c.total_moved, 60);
+        let moved = c.stacks.iter().filter(|s| {
+            let frames = p.interner.frames_of(**s);
+            p.interner.frame_name(*frames.last().unwrap()).0 == b"[irqs-off] page-fault entry"
+        });
+        assert_eq!(moved.count(), 60);
+        // Callers are kept: main;asm_exc_page_fault;[irqs-off] page-fault entry.
+        let s = c.stacks.iter().find(|s| **s != p.samples[0].stack).copied();
+        let names: Vec<_> = c.stacks[..1]
+            .iter()
+            .flat_map(|s| p.interner.frames_of(*s))
+            .map(|f| String::from_utf8_lossy(p.interner.frame_name(f).0).into_owned())
+            .collect();
+        assert_eq!(names, ["main", "asm_exc_page_fault", "[irqs-off] page-fault entry"]);
+        assert!(s.is_some());
+    }
+
+    #[test]
+    fn spread_offsets_or_samples_just_before_are_not_sites() {
+        let p = profile(&script(&[
+            ("exc_page_fault+0xd7", 40),
+            ("exc_page_fault+0xd0", 5),
+            ("memcg1_commit_charge+0x85", 12),
+        ]));
+        assert!(detect(&p, &[EventId(0)]).is_empty());
+    }
+
+    #[test]
+    fn unknown_functions_are_found_by_statistics_and_generic_enables_by_callers() {
+        let mut p = profile(&script(&[
+            ("memcg1_commit_charge+0x85", 30),
+            ("memcg1_commit_charge+0x10", 3),
+            ("native_irq_enable+0x2", 5),
+            ("__raw_callee_save___pv_queued_spin_unlock+0x11", 40),
+        ]));
+        let ev = vec![EventId(0)];
+        let sites = detect(&p, &ev);
+        let names: Vec<_> = sites.iter().map(|s| (s.name(), s.detected_by)).collect();
+        assert_eq!(
+            names,
+            [
+                ("memcg1_commit_charge+0x85".to_string(), "statistics"),
+                ("native_irq_enable".to_string(), "table")
+            ]
+        );
+        let c = correct(&mut p, &ev, &sites);
+        assert_eq!(c.total_moved, 35);
+        let labels: Vec<_> = c.moved.iter().map(|(_, l, n)| (l.as_str(), *n)).collect();
+        assert_eq!(labels, [("in memcg1_commit_charge", 30), ("page-fault entry", 5)]);
+    }
+}
