@@ -125,9 +125,18 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
                 .map_or_else(String::new, |e| e.text.clone()),
         });
     }
-    let manifest = src.run_dir.as_ref().and_then(|d| read_json(&d.join(files::MANIFEST)));
-    let workload_summary = src.run_dir.as_ref().and_then(|d| read_json(&d.join("workload.json")));
-    let exit_info = src.run_dir.as_ref().and_then(|d| read_json(&d.join(files::EXIT)));
+    let manifest = src
+        .run_dir
+        .as_ref()
+        .and_then(|d| read_json(&d.join(files::MANIFEST)));
+    let workload_summary = src
+        .run_dir
+        .as_ref()
+        .and_then(|d| read_json(&d.join("workload.json")));
+    let exit_info = src
+        .run_dir
+        .as_ref()
+        .and_then(|d| read_json(&d.join(files::EXIT)));
 
     let events = collapse::select_events(&profile, opts.event.as_deref())?;
     let event_name = events
@@ -138,7 +147,12 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
     let mut report = Report {
         input: InputInfo {
             path: opts.input.display().to_string(),
-            kind: if src.run_dir.is_some() { "run_dir" } else { "perf_script" }.into(),
+            kind: if src.run_dir.is_some() {
+                "run_dir"
+            } else {
+                "perf_script"
+            }
+            .into(),
             target: manifest.as_ref().and_then(|m| m.get("target").cloned()),
             kernel: profile.header.os_release.clone(),
             perf_version: profile.header.perf_version.clone(),
@@ -228,9 +242,30 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
     let tied = tie_exit_work(&profile, &phased, workload_pid, &report.markers);
     report.phases = to_phases(&phased.total, &phased.total_frames);
     report.processes = processes(&profile, &phased, workload_pid, &tied);
-    report.segments = segments(&profile, &phased, workload_pid, &tied, &report.markers, &exit_info);
-    report.derived = derived(&profile, &phased, workload_pid, &tied, &workload_summary, &src);
-    report.proc = proc_evidence(&profile, &src, &manifest, &workload_summary, workload_pid, &report.markers);
+    report.segments = segments(
+        &profile,
+        &phased,
+        workload_pid,
+        &tied,
+        &report.markers,
+        &exit_info,
+    );
+    report.derived = derived(
+        &profile,
+        &phased,
+        workload_pid,
+        &tied,
+        &workload_summary,
+        &src,
+    );
+    report.proc = proc_evidence(
+        &profile,
+        &src,
+        &manifest,
+        &workload_summary,
+        workload_pid,
+        &report.markers,
+    );
     report.findings = findings(&report);
 
     // Folded stacks for the flame graphs.
@@ -286,7 +321,10 @@ fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> ClockInfo {
                 d.config.unwrap_or(0)
             ),
         ),
-        Some((SampleClock::Nmi, _)) => ("nmi", "perf header: a hardware event, sampled by NMI".into()),
+        Some((SampleClock::Nmi, _)) => (
+            "nmi",
+            "perf header: a hardware event, sampled by NMI".into(),
+        ),
         Some((SampleClock::Event, _)) => (
             "unknown",
             "perf header: a software or tracepoint event that fires at a code location".into(),
@@ -297,7 +335,10 @@ fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> ClockInfo {
                 "nmi",
                 format!("event name {name} (no header): hardware events sample by NMI on x86"),
             ),
-            _ => ("unknown", "no --header and an event name that does not tell".into()),
+            _ => (
+                "unknown",
+                "no --header and an event name that does not tell".into(),
+            ),
         },
     };
     let (mut n, mut w) = (0u64, 0u64);
@@ -365,7 +406,9 @@ fn phase_samples(
         if !events.contains(&r.event) {
             continue;
         }
-        let path = classifier.classify(&profile.interner, stacks[i]).to_string();
+        let path = classifier
+            .classify(&profile.interner, stacks[i])
+            .to_string();
         p.total.add(&path, r.weight);
         let top = path.split('/').next().unwrap_or_default().to_string();
         let names = frame_names.entry(stacks[i]).or_insert_with(|| {
@@ -397,8 +440,17 @@ fn phase_samples(
         let entry = p.per_thread.entry(r.thread).or_default();
         entry.0.add(&path, r.weight);
         for n in names.iter() {
-            *p.total_frames.entry(top.clone()).or_default().entry(n.clone()).or_default() += r.weight;
-            *entry.1.entry(top.clone()).or_default().entry(n.clone()).or_default() += r.weight;
+            *p.total_frames
+                .entry(top.clone())
+                .or_default()
+                .entry(n.clone())
+                .or_default() += r.weight;
+            *entry
+                .1
+                .entry(top.clone())
+                .or_default()
+                .entry(n.clone())
+                .or_default() += r.weight;
         }
         p.paths[i] = path;
     }
@@ -406,7 +458,10 @@ fn phase_samples(
 }
 
 /// Converts a phase tree to report phases with shares of the tree's total.
-fn to_phases(root: &PhaseNode, frames: &BTreeMap<String, BTreeMap<String, u64>>) -> BTreeMap<String, Phase> {
+fn to_phases(
+    root: &PhaseNode,
+    frames: &BTreeMap<String, BTreeMap<String, u64>>,
+) -> BTreeMap<String, Phase> {
     fn convert(node: &PhaseNode, total: u64) -> Phase {
         Phase {
             samples: node.samples,
@@ -442,6 +497,18 @@ fn to_phases(root: &PhaseNode, frames: &BTreeMap<String, BTreeMap<String, u64>>)
         .collect()
 }
 
+/// Frames of exit work that runs on behalf of a dying mm in other tasks.
+const DEFERRED_EXIT_FRAMES: [&[u8]; 4] = [
+    b"__oom_reap_task_mm",
+    b"oom_reaper",
+    b"tlb_remove_table_rcu",
+    b"__tlb_remove_table_free",
+];
+
+/// How long after the workload's last sample deferred frees are still counted for it
+/// (the runner keeps recording 250 ms after the workload is reaped).
+const TIE_WINDOW_SECONDS: f64 = 0.25;
+
 /// Exit work that other tasks did for the workload: samples in `exit` phases on
 /// other threads, tied by the OOM reaper's markers or by the time window after the
 /// workload began to exit.
@@ -451,7 +518,12 @@ struct Tied {
     summary: Vec<TiedWork>,
 }
 
-fn tie_exit_work(profile: &Profile, phased: &Phased, workload: Option<i32>, markers: &[Marker]) -> Tied {
+fn tie_exit_work(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    markers: &[Marker],
+) -> Tied {
     let mut tied = Tied {
         samples: Vec::new(),
         summary: Vec::new(),
@@ -469,20 +541,44 @@ fn tie_exit_work(profile: &Profile, phased: &Phased, workload: Option<i32>, mark
     let reaping: Vec<(f64, f64)> = {
         let starts: Vec<f64> = markers
             .iter()
-            .filter(|m| m.name == "oom:start_task_reaping" && payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+            .filter(|m| {
+                m.name == "oom:start_task_reaping"
+                    && payload_field(&m.payload, "pid") == Some(&pid.to_string())
+            })
             .map(|m| m.time)
             .collect();
         let ends: Vec<f64> = markers
             .iter()
-            .filter(|m| m.name == "oom:finish_task_reaping" && payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+            .filter(|m| {
+                m.name == "oom:finish_task_reaping"
+                    && payload_field(&m.payload, "pid") == Some(&pid.to_string())
+            })
             .map(|m| m.time)
             .collect();
         starts
             .iter()
-            .map(|&s| (s, ends.iter().copied().find(|&e| e >= s).unwrap_or(f64::INFINITY)))
+            .map(|&s| {
+                (
+                    s,
+                    ends.iter()
+                        .copied()
+                        .find(|&e| e >= s)
+                        .unwrap_or(f64::INFINITY),
+                )
+            })
             .collect()
     };
+    // Deferred work ends soon after the workload's last sample; later frees belong to
+    // whatever exits next.
+    let workload_end = profile
+        .samples
+        .iter()
+        .filter(|r| is_workload(profile, r.thread, Some(pid)))
+        .map(|r| r.time.as_secs_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let window_end = workload_end + TIE_WINDOW_SECONDS;
     let mut by: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let mut deferred_memo: FxHashMap<StackId, bool> = FxHashMap::default();
     for (i, r) in profile.samples.iter().enumerate() {
         if !phased.paths[i].starts_with("exit") {
             continue;
@@ -492,16 +588,33 @@ fn tie_exit_work(profile: &Profile, phased: &Phased, workload: Option<i32>, mark
             continue;
         }
         let time = r.time.as_secs_f64();
+        // Another task's own exit (`do_exit`, `exit_mmap`) is its own cost; only the
+        // OOM reaper and deferred frees (RCU callbacks freeing page tables) run for
+        // someone else.
+        let deferred = *deferred_memo.entry(r.stack).or_insert_with(|| {
+            let frames = profile.interner.frames_of(r.stack);
+            let names: Vec<&[u8]> = frames
+                .iter()
+                .map(|f| profile.interner.frame_name(*f).0)
+                .collect();
+            names.iter().any(|n| DEFERRED_EXIT_FRAMES.contains(n))
+        });
+        if !deferred {
+            continue;
+        }
         let how = if reaping.iter().any(|&(s, e)| time >= s && time <= e) {
-            "between oom:start_task_reaping and oom:finish_task_reaping for the workload's pid"
-        } else if time >= exit_start {
-            "exit work on another task after the workload began to exit (oom:mark_victim or sched:sched_process_exit)"
+            "OOM reaping between oom:start_task_reaping and oom:finish_task_reaping for the workload's pid"
+        } else if time >= exit_start && time <= window_end {
+            "deferred page-table frees (RCU callbacks) or OOM reaping on another task, from the workload's oom:mark_victim or sched:sched_process_exit to 250 ms after its last sample"
         } else {
             continue;
         };
         tied.samples.push(i);
         let e = by
-            .entry((String::from_utf8_lossy(&t.comm).into_owned(), how.to_string()))
+            .entry((
+                String::from_utf8_lossy(&t.comm).into_owned(),
+                how.to_string(),
+            ))
             .or_default();
         e.0 += 1;
         e.1 += r.weight;
@@ -523,17 +636,29 @@ fn is_workload(profile: &Profile, thread: ThreadId, pid: Option<i32>) -> bool {
     pid.is_some_and(|p| t.tid == p || t.pid == Some(p))
 }
 
-fn processes(profile: &Profile, phased: &Phased, workload: Option<i32>, tied: &Tied) -> Vec<ProcessPhases> {
+fn processes(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    tied: &Tied,
+) -> Vec<ProcessPhases> {
     // Group threads by pid (or tid when perf printed only that) and comm.
-    let mut groups: BTreeMap<(i32, String), (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)> =
+        BTreeMap::new();
     for (th, (node, frames)) in &phased.per_thread {
         let t = &profile.threads[th.0 as usize];
-        let key = (t.pid.unwrap_or(t.tid), String::from_utf8_lossy(&t.comm).into_owned());
+        let key = (
+            t.pid.unwrap_or(t.tid),
+            String::from_utf8_lossy(&t.comm).into_owned(),
+        );
         let g = groups.entry(key).or_default();
         merge_node(&mut g.0, node);
         for (phase, f) in frames {
             for (n, w) in f {
-                *g.1.entry(phase.clone()).or_default().entry(n.clone()).or_default() += w;
+                *g.1.entry(phase.clone())
+                    .or_default()
+                    .entry(n.clone())
+                    .or_default() += w;
             }
         }
     }
@@ -555,11 +680,20 @@ fn processes(profile: &Profile, phased: &Phased, workload: Option<i32>, tied: &T
                 weight: node.weight,
                 samples: node.samples,
                 phases: to_phases(&node, &frames),
-                tied: if is_w { tied.summary.clone() } else { Vec::new() },
+                tied: if is_w {
+                    tied.summary.clone()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
-    out.sort_by(|a, b| b.workload.cmp(&a.workload).then(b.weight.cmp(&a.weight)).then(a.pid.cmp(&b.pid)));
+    out.sort_by(|a, b| {
+        b.workload
+            .cmp(&a.workload)
+            .then(b.weight.cmp(&a.weight))
+            .then(a.pid.cmp(&b.pid))
+    });
     out.truncate(20);
     out
 }
@@ -580,16 +714,31 @@ fn segments(
     markers: &[Marker],
     exit_info: &Option<Value>,
 ) -> Vec<Segment> {
-    let Some(pid) = workload else { return Vec::new() };
-    let mine = |m: &&Marker| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string());
-    let first = |name: &str| markers.iter().filter(mine).find(|m| m.name == name).map(|m| m.time);
+    let Some(pid) = workload else {
+        return Vec::new();
+    };
+    let mine =
+        |m: &&Marker| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string());
+    let first = |name: &str| {
+        markers
+            .iter()
+            .filter(mine)
+            .find(|m| m.name == name)
+            .map(|m| m.time)
+    };
     // The workload's samples and the tied ones, with their times.
     let mut work: Vec<(f64, u64, bool)> = profile
         .samples
         .iter()
         .enumerate()
         .filter(|(i, r)| !phased.paths[*i].is_empty() && is_workload(profile, r.thread, Some(pid)))
-        .map(|(i, r)| (r.time.as_secs_f64(), r.weight, phased.paths[i].starts_with("exit")))
+        .map(|(i, r)| {
+            (
+                r.time.as_secs_f64(),
+                r.weight,
+                phased.paths[i].starts_with("exit"),
+            )
+        })
         .collect();
     work.extend(tied.samples.iter().map(|&i| {
         let r = profile.samples[i];
@@ -603,7 +752,11 @@ fn segments(
         .and_then(|e| e["start_mono_ns"].as_u64())
         .map(|ns| ns as f64 / 1e9)
         .unwrap_or_else(|| work.iter().map(|w| w.0).fold(f64::INFINITY, f64::min));
-    let last_exit = work.iter().filter(|w| w.2).map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
+    let last_exit = work
+        .iter()
+        .filter(|w| w.2)
+        .map(|w| w.0)
+        .fold(f64::NEG_INFINITY, f64::max);
     let last = work.iter().map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
     let mut points: Vec<(&str, f64)> = vec![("start", start)];
     for marker in ["oom:mark_victim", "sched:sched_process_exit"] {
@@ -631,7 +784,9 @@ fn segments(
         .map(|w| {
             let (from, s) = w[0];
             let (to, e) = w[1];
-            let inside = work.iter().filter(|x| x.0 >= s && (x.0 < e || (to == points.last().unwrap().0 && x.0 <= e)));
+            let inside = work
+                .iter()
+                .filter(|x| x.0 >= s && (x.0 < e || (to == points.last().unwrap().0 && x.0 <= e)));
             let (samples, weight) = inside.fold((0, 0), |(n, wt), x| (n + 1, wt + x.1));
             Segment {
                 name: names(from, to).into(),
@@ -647,7 +802,12 @@ fn segments(
         .collect()
 }
 
-fn workload_node(profile: &Profile, phased: &Phased, workload: Option<i32>, tied: &Tied) -> PhaseNode {
+fn workload_node(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    tied: &Tied,
+) -> PhaseNode {
     match workload {
         Some(pid) => {
             let mut node = PhaseNode::default();
@@ -680,7 +840,10 @@ fn derived(
         ..Derived::default()
     };
     // Fault counts, best source first.
-    if let Some(n) = summary.as_ref().and_then(|s| s["faults_attempted"].as_u64()) {
+    if let Some(n) = summary
+        .as_ref()
+        .and_then(|s| s["faults_attempted"].as_u64())
+    {
         d.faults = Some(n);
         d.faults_source = Some("workload summary (faults attempted)".into());
     } else {
@@ -701,13 +864,14 @@ fn derived(
             d.faults_source = Some("page-faults event (sum of periods)".into());
         } else if let Some(n) = checkpoint.filter(|n| *n > 0) {
             d.faults = Some(n);
-            d.faults_source =
-                Some("the workload's last checkpoint (a lower bound: it ran on until killed)".into());
-        } else if let Some((first, last)) = src
-            .proc_dir
-            .as_ref()
-            .and_then(|p| timeline_range(&p.join("timeline.jsonl"), |v| v["vmstat"]["pgfault"].as_u64()))
-        {
+            d.faults_source = Some(
+                "the workload's last checkpoint (a lower bound: it ran on until killed)".into(),
+            );
+        } else if let Some((first, last)) = src.proc_dir.as_ref().and_then(|p| {
+            timeline_range(&p.join("timeline.jsonl"), |v| {
+                v["vmstat"]["pgfault"].as_u64()
+            })
+        }) {
             d.faults = Some(last.saturating_sub(first));
             d.faults_source = Some("/proc/vmstat pgfault delta (system-wide)".into());
         }
@@ -715,8 +879,11 @@ fn derived(
     if let Some(n) = d.faults.filter(|n| *n > 0) {
         d.cpu_per_fault_ns = Some(fault as f64 / n as f64);
         if let Some(s) = summary {
-            if let (Some(end), Some(start)) = (s["vm_pte_kb"].as_u64(), s["vm_pte_kb_start"].as_u64()) {
-                d.table_bytes_per_fault = Some(end.saturating_sub(start) as f64 * 1024.0 / n as f64);
+            if let (Some(end), Some(start)) =
+                (s["vm_pte_kb"].as_u64(), s["vm_pte_kb_start"].as_u64())
+            {
+                d.table_bytes_per_fault =
+                    Some(end.saturating_sub(start) as f64 * 1024.0 / n as f64);
             }
         }
     }
@@ -737,11 +904,16 @@ fn timeline_range(path: &Path, field: impl Fn(&Value) -> Option<u64>) -> Option<
 fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut s = Series::default();
-    for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    for v in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         if pid.is_some_and(|p| v["pid"].as_i64() != Some(p as i64)) {
             continue;
         }
-        let Some(x) = v["status"][key].as_u64() else { continue };
+        let Some(x) = v["status"][key].as_u64() else {
+            continue;
+        };
         if s.points == 0 {
             s.first = x;
         }
@@ -783,15 +955,28 @@ fn proc_evidence(
                 faults,
                 predicted_kb: predicted,
                 measured_kb: measured,
-                error: if predicted == 0 { 0.0 } else { (measured as f64 - predicted as f64) / predicted as f64 },
-                bytes_per_fault: if faults == 0 { 0.0 } else { measured as f64 * 1024.0 / faults as f64 },
+                error: if predicted == 0 {
+                    0.0
+                } else {
+                    (measured as f64 - predicted as f64) / predicted as f64
+                },
+                bytes_per_fault: if faults == 0 {
+                    0.0
+                } else {
+                    measured as f64 * 1024.0 / faults as f64
+                },
             });
         }
     }
     e.mark_victim_pgtables_kb = markers
         .iter()
         .filter(|m| m.name == "oom:mark_victim")
-        .find_map(|m| payload_field(&m.payload, "pgtables")?.trim_end_matches("kB").parse().ok());
+        .find_map(|m| {
+            payload_field(&m.payload, "pgtables")?
+                .trim_end_matches("kB")
+                .parse()
+                .ok()
+        });
     // VMAs: the workload's last checkpoint, else the sampler's last maps.
     let maps = src.proc_dir.as_ref().and_then(|dir| {
         let last_checkpoint = std::fs::read_to_string(dir.join("checkpoints.jsonl"))
@@ -811,7 +996,9 @@ fn proc_evidence(
                 e.vmas = Some(VmaFindings {
                     source: path.display().to_string(),
                     count: vmas.len(),
-                    max_map_count: manifest.as_ref().and_then(|m| m["vm"]["max_map_count"].as_u64()),
+                    max_map_count: manifest
+                        .as_ref()
+                        .and_then(|m| m["vm"]["max_map_count"].as_u64()),
                     unmerged_runs: runs.runs,
                     longest_run: runs.longest,
                     mergeable_savings: runs.mergeable_savings,
@@ -833,7 +1020,10 @@ fn findings(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
     let scope = r.processes.iter().find(|p| p.workload);
     let phases = scope.map_or(&r.phases, |p| &p.phases);
-    let who = scope.map_or_else(|| "the recording".to_string(), |p| format!("{} ({})", p.comm, p.pid));
+    let who = scope.map_or_else(
+        || "the recording".to_string(),
+        |p| format!("{} ({})", p.comm, p.pid),
+    );
     let w = |name: &str| phases.get(name).map_or(0, |p| p.weight);
     let (fault, exit) = (w("fault"), w("exit"));
     if fault > 0 && exit > 0 {
@@ -852,7 +1042,10 @@ fn findings(r: &Report) -> Vec<String> {
             exit as f64 / fault as f64
         ));
     } else if fault > 0 {
-        out.push(format!("{who}: page faults take {:.0}% of its CPU", phases["fault"].share * 100.0));
+        out.push(format!(
+            "{who}: page faults take {:.0}% of its CPU",
+            phases["fault"].share * 100.0
+        ));
     }
     if r.irq_sticky.applied {
         // Idle halts are where an idle CPU wakes: name the largest site that is not.
@@ -871,9 +1064,15 @@ fn findings(r: &Report) -> Vec<String> {
             site.samples
         ));
     }
-    if let Some(tb) = phases.get("fault").and_then(|f| f.children.get("table-alloc")) {
+    if let Some(tb) = phases
+        .get("fault")
+        .and_then(|f| f.children.get("table-alloc"))
+    {
         if tb.weight > 0 {
-            out.push(format!("page-table allocation is {:.0}% of {who}'s CPU", tb.share * 100.0));
+            out.push(format!(
+                "page-table allocation is {:.0}% of {who}'s CPU",
+                tb.share * 100.0
+            ));
         }
     }
     if let Some(m) = &r.proc.model {
@@ -887,7 +1086,9 @@ fn findings(r: &Report) -> Vec<String> {
         ));
     }
     if let Some(pt) = r.proc.mark_victim_pgtables_kb {
-        out.push(format!("the OOM killer found {pt} kB of page tables in its victim"));
+        out.push(format!(
+            "the OOM killer found {pt} kB of page tables in its victim"
+        ));
     }
     if let Some(v) = &r.proc.vmas {
         if v.unmerged_runs > 0 && v.mergeable_savings >= 100 {
@@ -903,7 +1104,9 @@ fn findings(r: &Report) -> Vec<String> {
     }
     if let (Some(n), Some(c)) = (r.derived.faults, r.derived.cpu_per_fault_ns) {
         if r.clock.kind == "hrtimer" {
-            out.push(format!("{c:.0} ns of fault-phase CPU per fault over {n} faults"));
+            out.push(format!(
+                "{c:.0} ns of fault-phase CPU per fault over {n} faults"
+            ));
         }
     }
     out

@@ -180,7 +180,11 @@ pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded
             empty_samples += c.samples;
             continue;
         }
-        let count = if opts.count_samples { c.samples } else { c.weight };
+        let count = if opts.count_samples {
+            c.samples
+        } else {
+            c.weight
+        };
         lines.push((namer.line(th, st), count));
     }
     Folded {

@@ -302,7 +302,11 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
             path: dir.clone(),
             source,
         })?;
-        let count_name = if r.clock.kind == "hrtimer" { "ns" } else { "events" };
+        let count_name = if r.clock.kind == "hrtimer" {
+            "ns"
+        } else {
+            "events"
+        };
         let graph = |stacks: &[(Vec<u8>, u64)], title: String, colors: Vec<(String, [u8; 3])>| {
             let mut svg = Vec::new();
             flame::render(
@@ -318,7 +322,11 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
             .map(|()| String::from_utf8_lossy(&svg).into_owned())
         };
         let samples = r.events.get(&r.clock.event).copied().unwrap_or(0);
-        let raw = graph(&analysis.raw, format!("{}: {samples} samples, as recorded", r.clock.event), Vec::new())?;
+        let raw = graph(
+            &analysis.raw,
+            format!("{}: {samples} samples, as recorded", r.clock.event),
+            Vec::new(),
+        )?;
         let corrected = graph(
             &analysis.corrected,
             format!(
@@ -329,7 +337,10 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
         )?;
         let phases = graph(
             &analysis.by_phase,
-            format!("{}: by phase (fault orange, exit red, syscall blue, user green)", r.clock.event),
+            format!(
+                "{}: by phase (fault orange, exit red, syscall blue, user green)",
+                r.clock.event
+            ),
             analysis.phase_colors.clone(),
         )?;
         let markdown = report::markdown::render(r);
@@ -356,11 +367,13 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
         std::fs::write(&path, html).map_err(|source| Error::Io { path, source })?;
     }
     if opts.json {
-        out.write_all(json.as_bytes()).map_err(write_err("report.json"))?;
+        out.write_all(json.as_bytes())
+            .map_err(write_err("report.json"))?;
     } else {
         report::terminal::render(r, &mut out).map_err(write_err("report"))?;
         if let Some(dir) = &opts.report_dir {
-            writeln!(out, "\nReport: {}", dir.join("index.html").display()).map_err(write_err("report"))?;
+            writeln!(out, "\nReport: {}", dir.join("index.html").display())
+                .map_err(write_err("report"))?;
         }
     }
     out.flush().map_err(write_err("report"))

@@ -29,7 +29,14 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     o.deterministic = true;
     let mut palette = inferno::flamegraph::color::PaletteMap::default();
     for (name, [r, g, b]) in &opts.colors {
-        palette.insert(name, inferno::flamegraph::color::Color { r: *r, g: *g, b: *b });
+        palette.insert(
+            name,
+            inferno::flamegraph::color::Color {
+                r: *r,
+                g: *g,
+                b: *b,
+            },
+        );
     }
     if !opts.colors.is_empty() {
         o.palette_map = Some(&mut palette);

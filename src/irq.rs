@@ -70,16 +70,48 @@ const TABLE: &[(&str, Option<IrqKind>, Scope)] = &[
     ("arch_local_irq_enable", None, Scope::Whole),
     ("native_restore_fl", None, Scope::Whole),
     ("arch_local_irq_restore", None, Scope::Whole),
-    ("exc_page_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
-    ("do_user_addr_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
-    ("__do_page_fault", Some(IrqKind::PageFaultEntry), Scope::Offset),
+    (
+        "exc_page_fault",
+        Some(IrqKind::PageFaultEntry),
+        Scope::Offset,
+    ),
+    (
+        "do_user_addr_fault",
+        Some(IrqKind::PageFaultEntry),
+        Scope::Offset,
+    ),
+    (
+        "__do_page_fault",
+        Some(IrqKind::PageFaultEntry),
+        Scope::Offset,
+    ),
     ("do_syscall_64", Some(IrqKind::Syscall), Scope::Offset),
-    ("exit_to_user_mode_loop", Some(IrqKind::Syscall), Scope::Offset),
-    ("syscall_exit_to_user_mode", Some(IrqKind::Syscall), Scope::Offset),
+    (
+        "exit_to_user_mode_loop",
+        Some(IrqKind::Syscall),
+        Scope::Offset,
+    ),
+    (
+        "syscall_exit_to_user_mode",
+        Some(IrqKind::Syscall),
+        Scope::Offset,
+    ),
     ("irqentry_exit", Some(IrqKind::InterruptExit), Scope::Offset),
-    ("irqentry_exit_to_user_mode", Some(IrqKind::InterruptExit), Scope::Offset),
-    ("finish_task_switch", Some(IrqKind::ContextSwitch), Scope::Offset),
-    ("finish_task_switch.isra.0", Some(IrqKind::ContextSwitch), Scope::Offset),
+    (
+        "irqentry_exit_to_user_mode",
+        Some(IrqKind::InterruptExit),
+        Scope::Offset,
+    ),
+    (
+        "finish_task_switch",
+        Some(IrqKind::ContextSwitch),
+        Scope::Offset,
+    ),
+    (
+        "finish_task_switch.isra.0",
+        Some(IrqKind::ContextSwitch),
+        Scope::Offset,
+    ),
     ("schedule_tail", Some(IrqKind::ContextSwitch), Scope::Offset),
     ("__do_softirq", Some(IrqKind::Softirq), Scope::Offset),
     ("handle_softirqs", Some(IrqKind::Softirq), Scope::Offset),
@@ -171,7 +203,9 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
     }
     let mut sites = Vec::new();
     for (sym, mut offs) in offsets {
-        let Ok(function) = std::str::from_utf8(sym) else { continue };
+        let Ok(function) = std::str::from_utf8(sym) else {
+            continue;
+        };
         if NOT_SITES.contains(&function) {
             continue;
         }
@@ -196,7 +230,8 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
             continue;
         }
         offs.sort_unstable();
-        let Some(&(best_off, best_n)) = offs.iter().max_by_key(|(o, n)| (*n, std::cmp::Reverse(*o)))
+        let Some(&(best_off, best_n)) =
+            offs.iter().max_by_key(|(o, n)| (*n, std::cmp::Reverse(*o)))
         else {
             continue;
         };
@@ -209,7 +244,11 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
                 function: function.to_string(),
                 offset: Some(best_off),
                 kind: entry.and_then(|(_, k, _)| *k),
-                detected_by: if entry.is_some() { "table" } else { "statistics" },
+                detected_by: if entry.is_some() {
+                    "table"
+                } else {
+                    "statistics"
+                },
                 share_of_function: share,
             });
         }
@@ -236,7 +275,10 @@ pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Cor
     for (i, s) in sites.iter().enumerate() {
         match s.offset {
             Some(o) => {
-                if let Some(id) = profile.leaves.get_index_of(&(Box::from(s.function.as_bytes()), o)) {
+                if let Some(id) = profile
+                    .leaves
+                    .get_index_of(&(Box::from(s.function.as_bytes()), o))
+                {
                     by_leaf.insert(LeafId(id as u32), i);
                 }
             }
@@ -306,10 +348,13 @@ fn kind_from_callers(profile: &Profile, stack: StackId) -> IrqKind {
     for f in frames.iter().rev().skip(1) {
         let name = profile.interner.frame_name(*f).0;
         let kind = match name {
-            b"asm_exc_page_fault" | b"exc_page_fault" | b"do_user_addr_fault" | b"page_fault"
-            | b"do_page_fault" | b"__do_page_fault" | b"async_page_fault" => {
-                Some(IrqKind::PageFaultEntry)
-            }
+            b"asm_exc_page_fault"
+            | b"exc_page_fault"
+            | b"do_user_addr_fault"
+            | b"page_fault"
+            | b"do_page_fault"
+            | b"__do_page_fault"
+            | b"async_page_fault" => Some(IrqKind::PageFaultEntry),
             b"do_syscall_64" | b"entry_SYSCALL_64" | b"entry_SYSCALL_64_after_hwframe" => {
                 Some(IrqKind::Syscall)
             }
@@ -391,7 +436,10 @@ mod tests {
             .flat_map(|s| p.interner.frames_of(*s))
             .map(|f| String::from_utf8_lossy(p.interner.frame_name(f).0).into_owned())
             .collect();
-        assert_eq!(names, ["main", "asm_exc_page_fault", "[irqs-off] page-fault entry"]);
+        assert_eq!(
+            names,
+            ["main", "asm_exc_page_fault", "[irqs-off] page-fault entry"]
+        );
         assert!(s.is_some());
     }
 
@@ -426,6 +474,9 @@ mod tests {
         let c = correct(&mut p, &ev, &sites);
         assert_eq!(c.total_moved, 35);
         let labels: Vec<_> = c.moved.iter().map(|(_, l, n)| (l.as_str(), *n)).collect();
-        assert_eq!(labels, [("in memcg1_commit_charge", 30), ("page-fault entry", 5)]);
+        assert_eq!(
+            labels,
+            [("in memcg1_commit_charge", 30), ("page-fault entry", 5)]
+        );
     }
 }

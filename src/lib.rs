@@ -29,7 +29,7 @@ pub mod units;
 pub mod workloads;
 
 pub use error::{Error, Result};
-pub mod report;
+pub mod analyze;
 pub mod irq;
 pub mod phases;
-pub mod analyze;
+pub mod report;

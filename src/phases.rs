@@ -239,20 +239,64 @@ mod tests {
     #[test]
     fn builtin_rules_follow_the_domain() {
         let r = Rules::builtin();
-        let pf = ["main", "asm_exc_page_fault", "exc_page_fault", "do_user_addr_fault", "handle_mm_fault"];
+        let pf = [
+            "main",
+            "asm_exc_page_fault",
+            "exc_page_fault",
+            "do_user_addr_fault",
+            "handle_mm_fault",
+        ];
         assert_eq!(classify(&r, &pf, true).as_deref(), Some("fault"));
-        let alloc = [&pf[..], &["__handle_mm_fault", "__pte_alloc", "pte_alloc_one"]].concat();
-        assert_eq!(classify(&r, &alloc, true).as_deref(), Some("fault/table-alloc"));
-        let exit = ["_exit", "entry_SYSCALL_64_after_hwframe", "do_syscall_64", "do_exit", "mmput", "exit_mmap", "unmap_vmas", "unmap_page_range"];
+        let alloc = [
+            &pf[..],
+            &["__handle_mm_fault", "__pte_alloc", "pte_alloc_one"],
+        ]
+        .concat();
+        assert_eq!(
+            classify(&r, &alloc, true).as_deref(),
+            Some("fault/table-alloc")
+        );
+        let exit = [
+            "_exit",
+            "entry_SYSCALL_64_after_hwframe",
+            "do_syscall_64",
+            "do_exit",
+            "mmput",
+            "exit_mmap",
+            "unmap_vmas",
+            "unmap_page_range",
+        ];
         assert_eq!(classify(&r, &exit, true).as_deref(), Some("exit/unmap"));
-        let rcu = ["ksoftirqd/0", "handle_softirqs", "rcu_core", "tlb_remove_table_rcu"];
-        assert_eq!(classify(&r, &rcu, true).as_deref(), Some("exit/free-tables"));
-        let mprotect = ["mprotect", "entry_SYSCALL_64", "do_syscall_64", "__x64_sys_mprotect"];
-        assert_eq!(classify(&r, &mprotect, true).as_deref(), Some("syscall/mprotect"));
-        assert_eq!(classify(&r, &["main", "loop"], false).as_deref(), Some("user"));
+        let rcu = [
+            "ksoftirqd/0",
+            "handle_softirqs",
+            "rcu_core",
+            "tlb_remove_table_rcu",
+        ];
+        assert_eq!(
+            classify(&r, &rcu, true).as_deref(),
+            Some("exit/free-tables")
+        );
+        let mprotect = [
+            "mprotect",
+            "entry_SYSCALL_64",
+            "do_syscall_64",
+            "__x64_sys_mprotect",
+        ];
+        assert_eq!(
+            classify(&r, &mprotect, true).as_deref(),
+            Some("syscall/mprotect")
+        );
+        assert_eq!(
+            classify(&r, &["main", "loop"], false).as_deref(),
+            Some("user")
+        );
         assert_eq!(classify(&r, &["swapper", "default_idle"], true), None);
         let sticky = ["main", "asm_exc_page_fault", "[irqs-off] page-fault entry"];
-        assert_eq!(classify(&r, &sticky, true).as_deref(), Some("fault/irqs-off-entry"));
+        assert_eq!(
+            classify(&r, &sticky, true).as_deref(),
+            Some("fault/irqs-off-entry")
+        );
     }
 
     #[test]
@@ -264,7 +308,10 @@ mod tests {
         let r = Rules::builtin().with_overrides(extra).unwrap();
         let names: Vec<_> = r.phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["idle", "exit", "fault", "syscall", "user"]);
-        assert_eq!(classify(&r, &["swapper", "default_idle_call"], true).as_deref(), Some("idle"));
+        assert_eq!(
+            classify(&r, &["swapper", "default_idle_call"], true).as_deref(),
+            Some("idle")
+        );
         // The overriding fault rule has no children.
         let alloc = ["main", "handle_mm_fault", "__pte_alloc"];
         assert_eq!(classify(&r, &alloc, true).as_deref(), Some("fault"));

@@ -466,7 +466,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn keep(&mut self, s: &Sample<'a>, event: EventId, thread: ThreadId, stack: StackId, weight: u64) {
+    fn keep(
+        &mut self,
+        s: &Sample<'a>,
+        event: EventId,
+        thread: ThreadId,
+        stack: StackId,
+        weight: u64,
+    ) {
         let leaf = match s.frames.first() {
             Some(f) => {
                 let offset = std::str::from_utf8(f.offset)

@@ -197,10 +197,20 @@ fn kept_samples_are_in_input_order_whatever_the_thread_count() {
     assert!(one.windows(2).all(|w| w[0].0 < w[1].0), "input order");
     // Every tracepoint sample with a payload is a marker: 200 faults + 24 exits.
     assert_eq!(one_markers.len(), 224);
-    assert!(one_markers[0].1.starts_with("address="), "{:?}", one_markers[0]);
+    assert!(
+        one_markers[0].1.starts_with("address="),
+        "{:?}",
+        one_markers[0]
+    );
     for threads in [2, 3, 5] {
-        assert!(describe(threads) == (one.clone(), one_markers.clone()), "{threads} threads");
+        assert!(
+            describe(threads) == (one.clone(), one_markers.clone()),
+            "{threads} threads"
+        );
     }
-    let exc = one.iter().find(|s| s.2 == "exceptions:page_fault_user").unwrap();
+    let exc = one
+        .iter()
+        .find(|s| s.2 == "exceptions:page_fault_user")
+        .unwrap();
     assert_eq!(exc.6, Some((b"exc_page_fault".to_vec(), 0x2f0)));
 }

@@ -83,7 +83,10 @@ fn load(page: &Path, scratch: &Path) -> Loaded {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium did not finish loading {} in 120 s", page.display());
+            panic!(
+                "chromium did not finish loading {} in 120 s",
+                page.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -147,7 +150,10 @@ fn report() -> Report {
         top_frames: vec![("clear_page_erms".into(), 0.4), ("<unknown>".into(), 0.1)],
     };
     let mut fault_children = BTreeMap::new();
-    fault_children.insert("zero-page map".to_string(), phase(200, 0.56, BTreeMap::new()));
+    fault_children.insert(
+        "zero-page map".to_string(),
+        phase(200, 0.56, BTreeMap::new()),
+    );
     let mut phases = BTreeMap::new();
     phases.insert("fault".to_string(), phase(269, 0.75, fault_children));
     phases.insert("exit".to_string(), phase(22, 0.06, BTreeMap::new()));
@@ -262,7 +268,11 @@ fn html_report_loads_in_chromium_without_console_messages() {
         "<script>throw new Error(\"faultline-selfcheck-svg\")</script></svg>",
         1,
     );
-    let page = write(&dir, "selfcheck-svg.html", &html::render(&report, &[("bad", &bad)]));
+    let page = write(
+        &dir,
+        "selfcheck-svg.html",
+        &html::render(&report, &[("bad", &bad)]),
+    );
     let loaded = load(&page, &dir);
     assert!(
         loaded
@@ -274,12 +284,26 @@ fn html_report_loads_in_chromium_without_console_messages() {
         loaded.stderr
     );
 
-    // Self-check 3: inferno's script runs in the embedding and draws its frames; the
-    // probe logs after the SVG's load event, when `init` has run.
+    // Self-check 3: inferno's script runs in the embedding, draws its frames, and zooms,
+    // unzooms and searches without an error. The probe runs after the SVG's load event,
+    // when `init` has run, and logs what it saw.
     let probe = r#"<script><![CDATA[
 window.addEventListener("load", function () {
     var g = document.getElementById("frames");
-    console.log("faultline-probe init=" + (frames === g) + " frames=" + g.childElementCount);
+    var unzoom = document.getElementById("unzoom");
+    var click = function (el) { el.dispatchEvent(new MouseEvent("click", {bubbles: true})); };
+    var init = frames === g && total_samples > 0;
+    var root = Array.prototype.find.call(g.children, function (e) {
+        return e.querySelector("title").textContent.indexOf("all ") === 0;
+    });
+    click(g.firstElementChild.querySelector("rect"));
+    var zoomed = !unzoom.classList.contains("hide") && root.classList.contains("parent");
+    click(unzoom);
+    var unzoomed = unzoom.classList.contains("hide") && !root.classList.contains("parent");
+    search("fault");
+    var matched = document.getElementById("matched").textContent;
+    console.log("faultline-probe init=" + init + " frames=" + g.childElementCount +
+        " zoomed=" + zoomed + " unzoomed=" + unzoomed + " matched=" + matched);
 });
 ]]></script>"#;
     let probed: Vec<String> = graphs
@@ -308,7 +332,10 @@ window.addEventListener("load", function () {
         loaded.stderr
     );
     for p in probes {
-        assert!(!p.contains("frames=0\""), "a flame graph drew no frames: {p}");
+        assert!(
+            !p.contains("frames=0 ") && p.contains("zoomed=true unzoomed=true matched=Matched: "),
+            "a flame graph did not draw, zoom or search: {p}"
+        );
     }
     assert_eq!(
         loaded.console.len(),

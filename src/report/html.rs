@@ -3,14 +3,20 @@
 //! offline. The page has no script of its own, no external fonts, styles or images,
 //! and a Content-Security-Policy that forbids fetching anything.
 //!
-//! Flame graphs are embedded as `<iframe sandbox="allow-scripts"
-//! src="data:image/svg+xml;base64,…">`. Each SVG is then its own XML document, as
-//! inferno wrote it to run: its zoom and search script finds its elements by fixed ids
-//! (`frames`, `details`, `search`), takes `getElementsByTagName("svg")[0]` as its root
-//! and defines globals (`init`, `zoom`, `search`), so two graphs inlined in one page
-//! would drive each other's elements. An `<img>` would be error-free too, but shows no
-//! tooltips and cannot zoom. The sandbox gives each graph an opaque origin, so a
-//! graph's script cannot touch the report page.
+//! Flame graphs are embedded as `<iframe sandbox="allow-scripts allow-modals"
+//! src="data:image/svg+xml;base64,…">`, so each SVG is its own XML document, as inferno
+//! wrote it to run, and keeps its tooltips, click-to-zoom and search:
+//!
+//! - Inline `<svg>` loads without errors, but inferno's script finds its elements by
+//!   fixed ids (`frames`, `details`, `unzoom`), takes `getElementsByTagName("svg")[0]`
+//!   as its root and defines globals (`init`, `zoom`, `search`): with two graphs in one
+//!   page the second one's hover, zoom and search drive the first one's elements.
+//! - `<img>` runs no script: no errors, but no tooltips, zoom or search either.
+//! - The sandbox gives each graph an opaque origin, so its script cannot touch the
+//!   report page; `allow-modals` lets the search button's `prompt()` open.
+//! - inferno records zoom and search in the query string with `history.replaceState`,
+//!   which a `data:` document cannot do (a `SecurityError` on every click), so each SVG
+//!   gets a small script that makes the call fail quietly (`REPLACE_STATE_SHIM`).
 
 use std::fmt::Write as _;
 
@@ -71,7 +77,11 @@ pre.json { background: var(--head); border: 1px solid var(--line); padding: .8re
 /// shown in order.
 pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
     let mut h = String::with_capacity(
-        64 * 1024 + svgs.iter().map(|(_, s)| s.len() * 4 / 3 + 256).sum::<usize>(),
+        64 * 1024
+            + svgs
+                .iter()
+                .map(|(_, s)| s.len() * 4 / 3 + 256)
+                .sum::<usize>(),
     );
     let input = &report.input;
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -143,10 +153,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
             let _ = writeln!(
                 h,
                 "<figure class=\"flame\">\n<figcaption>{t}</figcaption>\n\
-                 <iframe title=\"{t}\" sandbox=\"allow-scripts\" style=\"height:{}px\" \
+                 <iframe title=\"{t}\" sandbox=\"allow-scripts allow-modals\" style=\"height:{}px\" \
                  src=\"data:image/svg+xml;base64,{}\"></iframe>\n</figure>",
                 svg_height(svg) + 2,
-                base64(svg.as_bytes()),
+                base64(embeddable(svg).as_bytes()),
                 t = esc(title),
             );
         }
@@ -164,7 +174,9 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
 
     // Processes.
     if !report.processes.is_empty() {
-        h.push_str("<section id=\"processes\">\n<h2>Processes</h2>\n<div class=\"scroll\"><table>\n");
+        h.push_str(
+            "<section id=\"processes\">\n<h2>Processes</h2>\n<div class=\"scroll\"><table>\n",
+        );
         let _ = writeln!(
             h,
             "<tr><th class=\"num\">pid</th><th>comm</th><th class=\"num\">samples</th>\
@@ -226,11 +238,7 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         h.push_str("</table></div>\n");
     }
     if !sticky.caveat.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p class=\"caveat\">Caveat: {}</p>",
-            esc(&sticky.caveat)
-        );
+        let _ = writeln!(h, "<p class=\"caveat\">Caveat: {}</p>", esc(&sticky.caveat));
     }
     h.push_str("</section>\n");
 
@@ -330,7 +338,11 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
     h
 }
 
-fn phase_table(h: &mut String, report: &Report, phases: &std::collections::BTreeMap<String, Phase>) {
+fn phase_table(
+    h: &mut String,
+    report: &Report,
+    phases: &std::collections::BTreeMap<String, Phase>,
+) {
     let rows = flatten_phases(phases);
     if rows.is_empty() {
         h.push_str("<p class=\"none\">No phases.</p>\n");
@@ -387,18 +399,36 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
+/// A script added to each embedded SVG. inferno keeps the zoom and search state in the
+/// page's query string with `history.replaceState("?x=…")`; a `data:` document's URL
+/// cannot take a query, so every click would throw a `SecurityError` (after zooming).
+/// The state simply is not kept.
+const REPLACE_STATE_SHIM: &str = r#"<script type="text/ecmascript"><![CDATA[
+(function () {
+    var replace = history.replaceState;
+    history.replaceState = function () {
+        try { return replace.apply(history, arguments); } catch (e) { return undefined; }
+    };
+})();
+]]></script>"#;
+
+/// The SVG with [`REPLACE_STATE_SHIM`] before its closing tag, when it has one.
+fn embeddable(svg: &str) -> String {
+    match svg.rfind("</svg>") {
+        Some(end) => format!("{}{REPLACE_STATE_SHIM}{}", &svg[..end], &svg[end..]),
+        None => svg.to_string(),
+    }
+}
+
 /// The `height` of the SVG's root element in pixels, or 480 when it has none.
 fn svg_height(svg: &str) -> u32 {
     const DEFAULT: u32 = 480;
-    let root = svg
-        .match_indices("<svg")
-        .map(|(i, _)| i + 4)
-        .find(|&i| {
-            svg[i..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_whitespace() || c == '>')
-        });
+    let root = svg.match_indices("<svg").map(|(i, _)| i + 4).find(|&i| {
+        svg[i..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_whitespace() || c == '>')
+    });
     let Some(start) = root else {
         return DEFAULT;
     };
@@ -423,8 +453,7 @@ fn svg_height(svg: &str) -> u32 {
 
 /// Standard base64 (RFC 4648, with padding).
 pub(crate) fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -481,7 +510,8 @@ mod tests {
             assert!(h.contains(needle), "missing {needle:?} in\n{h}");
         }
         assert_eq!(h.matches("<iframe ").count(), 2);
-        assert!(h.contains(&base64(SVG.as_bytes())));
+        assert!(h.contains(&base64(embeddable(SVG).as_bytes())));
+        assert!(embeddable(SVG).ends_with("]]></script></svg>"));
         // No script, no external resource.
         assert!(!h.contains("<script"));
         assert!(!h.contains("http://") && !h.contains("https://"));
@@ -502,7 +532,9 @@ mod tests {
         assert!(!h.contains("<b>"));
         assert!(h.contains("<code>a&quot;b&#39;&lt;c&gt;</code>"));
         // The raw JSON is escaped too.
-        assert!(h.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted: 8 bytes per fault.&quot;"));
+        assert!(
+            h.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted: 8 bytes per fault.&quot;")
+        );
         assert!(!h.contains("<section id=\"flame-graphs\">"));
     }
 
@@ -528,13 +560,19 @@ mod tests {
         assert_eq!(svg_height("<svg viewBox=\"0 0 1 1\" height='42.5'>"), 43);
         assert_eq!(svg_height("<svg width=\"10\">"), 480);
         assert_eq!(svg_height("not svg"), 480);
-        assert_eq!(svg_height("<svgx height=\"3\"><svg data-height=\"9\">"), 480);
+        assert_eq!(
+            svg_height("<svgx height=\"3\"><svg data-height=\"9\">"),
+            480
+        );
     }
 
     #[test]
     fn empty_report() {
         let h = render(&Report::default(), &[]);
-        assert!(h.contains("No findings.") && h.contains("No phases."), "{h}");
+        assert!(
+            h.contains("No findings.") && h.contains("No phases."),
+            "{h}"
+        );
         assert!(h.ends_with("</html>\n"));
     }
 }

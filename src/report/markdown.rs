@@ -7,9 +7,8 @@
 
 use super::Report;
 use super::terminal::{
-    clock_line, correction_summary, derived_lines, events_text, flatten_phases, one_line,
-    percent, proc_lines, top_level_phases, value_text, weight_heading, weight_text,
-    weight_with_unit,
+    clock_line, correction_summary, derived_lines, events_text, flatten_phases, one_line, percent,
+    proc_lines, top_level_phases, value_text, weight_heading, weight_text, weight_with_unit,
 };
 
 /// How many markers the Markdown lists before summarising the rest.
@@ -300,10 +299,15 @@ mod tests {
     fn escapes_findings() {
         let md = render(&sample_report());
         assert!(
-            md.contains("- Page faults cost 75.0% of the workload's CPU &amp; exit &lt; 30% of it."),
+            md.contains(
+                "- Page faults cost 75.0% of the workload's CPU &amp; exit &lt; 30% of it."
+            ),
             "{md}"
         );
-        assert!(md.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted"), "{md}");
+        assert!(
+            md.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted"),
+            "{md}"
+        );
         assert!(!md.contains("<b>"));
     }
 

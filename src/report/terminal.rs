@@ -84,7 +84,11 @@ fn header(report: &Report, w: &mut Lines) {
 pub(crate) fn clock_line(report: &Report) -> String {
     let c = &report.clock;
     let event = if c.event.is_empty() { "?" } else { &c.event };
-    let kind = if c.kind.is_empty() { "unknown" } else { &c.kind };
+    let kind = if c.kind.is_empty() {
+        "unknown"
+    } else {
+        &c.kind
+    };
     let mut s = format!("event {}, clock {kind}", one_line(event));
     if !c.source.is_empty() {
         s.push_str(&format!(" ({})", one_line(&c.source)));
@@ -314,7 +318,10 @@ fn markers(report: &Report, w: &mut Lines) {
         w.line(&format!("  {}", truncate(&line, WIDTH - 2)));
     }
     if report.markers.len() > MARKERS_SHOWN {
-        w.line(&format!("  ... {} more", report.markers.len() - MARKERS_SHOWN));
+        w.line(&format!(
+            "  ... {} more",
+            report.markers.len() - MARKERS_SHOWN
+        ));
     }
 }
 
@@ -784,7 +791,8 @@ mod tests {
     #[test]
     fn fits_the_width_and_is_deterministic() {
         let mut r = sample_report();
-        r.findings.push(format!("A very long finding: {}", "word ".repeat(60)));
+        r.findings
+            .push(format!("A very long finding: {}", "word ".repeat(60)));
         r.findings.push(format!("unbroken {}", "x".repeat(250)));
         r.irq_sticky.sites[0].site = "s".repeat(80);
         r.input.path = format!("/{}", "p".repeat(150));
