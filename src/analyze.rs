@@ -379,14 +379,17 @@ fn markers(profile: &Profile) -> Vec<Marker> {
         .collect()
 }
 
+/// Inclusive weight per (top-level phase, frame name).
+type PhaseFrames = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// Phase of every sample of the sampling event, with per-thread trees.
 struct Phased {
     /// Phase path per sample index (empty for samples of other events).
     paths: Vec<String>,
     total: PhaseNode,
     /// Inclusive weight per (top-level phase, frame name).
-    total_frames: BTreeMap<String, BTreeMap<String, u64>>,
-    per_thread: FxHashMap<ThreadId, (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)>,
+    total_frames: PhaseFrames,
+    per_thread: FxHashMap<ThreadId, (PhaseNode, PhaseFrames)>,
 }
 
 fn phase_samples(
@@ -643,8 +646,7 @@ fn processes(
     tied: &Tied,
 ) -> Vec<ProcessPhases> {
     // Group threads by pid (or tid when perf printed only that) and comm.
-    let mut groups: BTreeMap<(i32, String), (PhaseNode, BTreeMap<String, BTreeMap<String, u64>>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, PhaseFrames)> = BTreeMap::new();
     for (th, (node, frames)) in &phased.per_thread {
         let t = &profile.threads[th.0 as usize];
         let key = (

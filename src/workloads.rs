@@ -1762,7 +1762,7 @@ mod tests {
                 last = faults;
             }
             // At most MAX_CHECKPOINTS - 2 are taken; one more comes due and is refused.
-            assert!(due <= MAX_CHECKPOINTS - 1, "{expected:?}: {due}");
+            assert!(due < MAX_CHECKPOINTS, "{expected:?}: {due}");
             if expected.is_some() {
                 // A run of known length is covered to its end.
                 assert!(last >= (1 << 30) / 5 * 4, "{expected:?}: last at {last}");
