@@ -12,6 +12,7 @@ fn check(data: &[u8]) {
             BuildOptions {
                 include_addrs: true,
                 threads,
+                keep_samples: true,
             },
             &|_| {},
         );
@@ -24,6 +25,8 @@ fn check(data: &[u8]) {
         );
         let counted: u64 = p.counts.values().map(|c| c.samples).sum();
         assert_eq!(counted, d.samples, "every sample reaches the profile");
+        assert_eq!(p.samples.len() as u64, d.samples, "every sample is kept in order");
+        assert!(p.samples.windows(2).all(|w| w[0].line < w[1].line));
         let ids = collapse::select_events(&p, None).unwrap();
         let opts = FoldOptions {
             include_tid: true,

@@ -796,6 +796,11 @@ mod tests {
         r.findings.push(format!("unbroken {}", "x".repeat(250)));
         r.irq_sticky.sites[0].site = "s".repeat(80);
         r.input.path = format!("/{}", "p".repeat(150));
+        r.segments[0].name = "n".repeat(30);
+        r.segments[0].to = "t".repeat(90);
+        r.markers[0].payload = "y".repeat(200);
+        r.processes[0].comm = "c".repeat(70);
+        r.processes[0].phases.insert("q".repeat(120), Phase::default());
         let t = text(&r);
         for line in t.lines() {
             assert!(line.chars().count() <= WIDTH, "too wide: {line:?}");
