@@ -138,7 +138,15 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
         .as_ref()
         .and_then(|d| read_json(&d.join(files::EXIT)));
 
-    let events = collapse::select_events(&profile, opts.event.as_deref())?;
+    // A run's manifest names the sampling event it recorded.
+    let requested = opts.event.clone().or_else(|| {
+        manifest
+            .as_ref()?
+            .get("event")?
+            .as_str()
+            .map(str::to_string)
+    });
+    let events = collapse::select_events(&profile, requested.as_deref())?;
     let event_name = events
         .first()
         .map(|e| profile.events[e.0 as usize].name.clone())
@@ -271,22 +279,30 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
     // Folded stacks for the flame graphs.
     let fold_opts = FoldOptions::default();
     let mut namer = StackNamer::new(&profile, &fold_opts);
-    let mut raw = Vec::new();
+    let mut raw_groups: FxHashMap<(ThreadId, StackId), u64> = FxHashMap::default();
+    for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
+        if r.stack != StackId::EMPTY {
+            *raw_groups.entry((r.thread, r.stack)).or_default() += r.weight;
+        }
+    }
+    let raw: Vec<_> = raw_groups
+        .into_iter()
+        .map(|((t, st), w)| (namer.line(t, st), w))
+        .collect();
     let mut corrected = Vec::new();
     let mut by_phase = Vec::new();
-    for (i, r) in profile.samples.iter().enumerate() {
-        if !events.contains(&r.event) || r.stack == StackId::EMPTY {
+    for (&(thread, stack, id), &(_, weight)) in &phased.groups {
+        if stack == StackId::EMPTY {
             continue;
         }
-        raw.push((namer.line(r.thread, r.stack), r.weight));
-        let line = namer.line(r.thread, stacks[i]);
+        let line = namer.line(thread, stack);
         let mut phased_line = Vec::new();
-        for part in phased.paths[i].split('/') {
+        for part in phased.path_names[id as usize].split('/') {
             phased_line.extend_from_slice(format!("[{part}];").as_bytes());
         }
         phased_line.extend_from_slice(&line);
-        corrected.push((line, r.weight));
-        by_phase.push((phased_line, r.weight));
+        corrected.push((line, weight));
+        by_phase.push((phased_line, weight));
     }
     let by_phase = collapse::merge_sorted(by_phase);
     let phase_colors = phase_colors(&by_phase);
@@ -312,7 +328,13 @@ pub fn payload_field<'a>(payload: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> ClockInfo {
-    let desc = profile.header.event(name);
+    let desc = profile.header.event(name).or_else(|| {
+        profile
+            .header
+            .events
+            .iter()
+            .find(|e| base_name(&e.name) == base_name(name))
+    });
     let (kind, source) = match desc.map(|d| (d.clock(), d)) {
         Some((SampleClock::Hrtimer, d)) => (
             "hrtimer",
@@ -384,12 +406,27 @@ type PhaseFrames = BTreeMap<String, BTreeMap<String, u64>>;
 
 /// Phase of every sample of the sampling event, with per-thread trees.
 struct Phased {
-    /// Phase path per sample index (empty for samples of other events).
-    paths: Vec<String>,
+    /// Phase path id per sample index (`NO_PATH` for samples of other events).
+    path_ids: Vec<u32>,
+    /// Phase paths by id.
+    path_names: Vec<String>,
     total: PhaseNode,
-    /// Inclusive weight per (top-level phase, frame name).
     total_frames: PhaseFrames,
     per_thread: FxHashMap<ThreadId, (PhaseNode, PhaseFrames)>,
+    /// Samples and weight per (thread, corrected stack, path id).
+    groups: FxHashMap<(ThreadId, StackId, u32), (u64, u64)>,
+}
+
+const NO_PATH: u32 = u32::MAX;
+
+impl Phased {
+    /// The phase path of sample `i` (empty for samples of other events).
+    fn path(&self, i: usize) -> &str {
+        match self.path_ids[i] {
+            NO_PATH => "",
+            id => &self.path_names[id as usize],
+        }
+    }
 }
 
 fn phase_samples(
@@ -399,63 +436,73 @@ fn phase_samples(
     classifier: &mut Classifier<'_>,
 ) -> Phased {
     let mut p = Phased {
-        paths: vec![String::new(); profile.samples.len()],
+        path_ids: vec![NO_PATH; profile.samples.len()],
+        path_names: Vec::new(),
         total: PhaseNode::default(),
         total_frames: BTreeMap::new(),
         per_thread: FxHashMap::default(),
+        groups: FxHashMap::default(),
     };
-    let mut frame_names: FxHashMap<StackId, Vec<String>> = FxHashMap::default();
+    let mut path_of_stack: FxHashMap<StackId, u32> = FxHashMap::default();
+    // Per sample only ids and sums: the trees are built once per distinct group.
     for (i, r) in profile.samples.iter().enumerate() {
         if !events.contains(&r.event) {
             continue;
         }
-        let path = classifier
-            .classify(&profile.interner, stacks[i])
-            .to_string();
-        p.total.add(&path, r.weight);
-        let top = path.split('/').next().unwrap_or_default().to_string();
-        let names = frame_names.entry(stacks[i]).or_insert_with(|| {
-            // Only frames below the one that put the stack in its phase say where the
-            // phase's time went (`unmap_page_range` under `exit_mmap`, not the signal
-            // delivery that led to `do_exit`).
-            let all: Vec<String> = profile
-                .interner
-                .frames_of(stacks[i])
-                .into_iter()
-                .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
-                .collect();
-            let anchors: Vec<&String> = classifier
-                .rules()
-                .phases
-                .iter()
-                .filter(|r| r.name == top)
-                .flat_map(|r| r.frames.iter())
-                .collect();
-            let below = all
-                .iter()
-                .rposition(|f| anchors.contains(&f))
-                .map_or(0, |p| p + 1);
-            let mut v = all[below..].to_vec();
-            v.sort();
-            v.dedup();
-            v
+        let id = *path_of_stack.entry(stacks[i]).or_insert_with(|| {
+            let name = classifier.classify(&profile.interner, stacks[i]);
+            match p.path_names.iter().position(|n| n == name) {
+                Some(k) => k as u32,
+                None => {
+                    p.path_names.push(name.to_string());
+                    (p.path_names.len() - 1) as u32
+                }
+            }
         });
-        let entry = p.per_thread.entry(r.thread).or_default();
-        entry.0.add(&path, r.weight);
-        for n in names.iter() {
-            *p.total_frames
-                .entry(top.clone())
-                .or_default()
-                .entry(n.clone())
-                .or_default() += r.weight;
-            *entry
-                .1
-                .entry(top.clone())
-                .or_default()
-                .entry(n.clone())
-                .or_default() += r.weight;
+        p.path_ids[i] = id;
+        let g = p.groups.entry((r.thread, stacks[i], id)).or_default();
+        g.0 += 1;
+        g.1 += r.weight;
+    }
+    let mut groups: Vec<_> = p.groups.iter().map(|(k, v)| (*k, *v)).collect();
+    groups.sort_unstable();
+    for ((thread, stack, id), (n, weight)) in groups {
+        let path = &p.path_names[id as usize];
+        let top = path.split('/').next().unwrap_or_default();
+        // Only frames below the one that put the stack in its phase say where the
+        // phase's time went (`unmap_page_range` under `exit_mmap`, not the signal
+        // delivery that led to `do_exit`).
+        let all: Vec<String> = profile
+            .interner
+            .frames_of(stack)
+            .into_iter()
+            .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
+            .collect();
+        let anchors: Vec<&String> = classifier
+            .rules()
+            .phases
+            .iter()
+            .filter(|r| r.name == top)
+            .flat_map(|r| r.frames.iter())
+            .collect();
+        let below = all
+            .iter()
+            .rposition(|f| anchors.contains(&f))
+            .map_or(0, |p| p + 1);
+        let mut names = all[below..].to_vec();
+        names.sort();
+        names.dedup();
+        p.total.add_n(path, n, weight);
+        let entry = p.per_thread.entry(thread).or_default();
+        entry.0.add_n(path, n, weight);
+        let total_top = p.total_frames.entry(top.to_string()).or_default();
+        for name in &names {
+            *total_top.entry(name.clone()).or_default() += weight;
         }
-        p.paths[i] = path;
+        let thread_top = entry.1.entry(top.to_string()).or_default();
+        for name in names {
+            *thread_top.entry(name).or_default() += weight;
+        }
     }
     p
 }
@@ -583,7 +630,7 @@ fn tie_exit_work(
     let mut by: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     let mut deferred_memo: FxHashMap<StackId, bool> = FxHashMap::default();
     for (i, r) in profile.samples.iter().enumerate() {
-        if !phased.paths[i].starts_with("exit") {
+        if !phased.path(i).starts_with("exit") {
             continue;
         }
         let t = &profile.threads[r.thread.0 as usize];
@@ -671,7 +718,7 @@ fn processes(
             if is_w {
                 for &i in &tied.samples {
                     let r = profile.samples[i];
-                    node.add(&phased.paths[i], r.weight);
+                    node.add(phased.path(i), r.weight);
                     let _ = &mut frames;
                 }
             }
@@ -733,12 +780,12 @@ fn segments(
         .samples
         .iter()
         .enumerate()
-        .filter(|(i, r)| !phased.paths[*i].is_empty() && is_workload(profile, r.thread, Some(pid)))
+        .filter(|(i, r)| !phased.path(*i).is_empty() && is_workload(profile, r.thread, Some(pid)))
         .map(|(i, r)| {
             (
                 r.time.as_secs_f64(),
                 r.weight,
-                phased.paths[i].starts_with("exit"),
+                phased.path(i).starts_with("exit"),
             )
         })
         .collect();
@@ -814,12 +861,12 @@ fn workload_node(
         Some(pid) => {
             let mut node = PhaseNode::default();
             for (i, r) in profile.samples.iter().enumerate() {
-                if !phased.paths[i].is_empty() && is_workload(profile, r.thread, Some(pid)) {
-                    node.add(&phased.paths[i], r.weight);
+                if !phased.path(i).is_empty() && is_workload(profile, r.thread, Some(pid)) {
+                    node.add(phased.path(i), r.weight);
                 }
             }
             for &i in &tied.samples {
-                node.add(&phased.paths[i], profile.samples[i].weight);
+                node.add(phased.path(i), profile.samples[i].weight);
             }
             node
         }

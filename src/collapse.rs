@@ -94,7 +94,17 @@ pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<E
                 }
                 _ => looks_like_tracepoint(name),
             };
-            let Some(first) = profile.events.iter().find(|e| !is_tracepoint(&e.name)) else {
+            // Events recorded without callchains (`page-faults/…,call-graph=no/`) only
+            // count: their one-frame stacks are no profile. Take one only if nothing else.
+            let sampling = |e: &&crate::profile::EventStats| {
+                !is_tracepoint(&e.name) && !e.name.contains("call-graph=no")
+            };
+            let first = profile
+                .events
+                .iter()
+                .find(sampling)
+                .or_else(|| profile.events.iter().find(|e| !is_tracepoint(&e.name)));
+            let Some(first) = first else {
                 return Ok(profile
                     .events
                     .first()

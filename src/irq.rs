@@ -145,6 +145,15 @@ const NOT_SITES: &[&str] = &[
     "__clear_user",
 ];
 
+/// Whether statistics may not flag a function: spinning lock acquisitions and the
+/// vDSO's clock reads hold one hot instruction for reasons of their own.
+fn never_statistical(f: &str) -> bool {
+    f.starts_with("__vdso")
+        || ((f.starts_with("_raw_") || f.contains("queued_spin_lock"))
+            && f.contains("lock")
+            && !f.contains("unlock"))
+}
+
 /// Whether a function is an `_irq`/`_irqrestore` unlock (`_raw_spin_unlock_irqrestore`).
 fn is_irq_unlock(f: &str) -> bool {
     f.starts_with("_raw_") && f.contains("unlock_irq")
@@ -235,6 +244,10 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
         else {
             continue;
         };
+        // An offset of 0 has nothing before it to have run with IRQs off.
+        if best_off == 0 || (entry.is_none() && never_statistical(function)) {
+            continue;
+        }
         let share = best_n as f64 / total as f64;
         let quiet_before = !offs
             .iter()
@@ -449,6 +462,10 @@ mod tests {
             ("exc_page_fault+0xd7", 40),
             ("exc_page_fault+0xd0", 5),
             ("memcg1_commit_charge+0x85", 12),
+            ("pte_val+0x0", 30),
+            ("_raw_spin_lock+0x17", 30),
+            ("__vdso_clock_gettime+0x56", 30),
+            ("clear_page_erms+0xb", 30),
         ]));
         assert!(detect(&p, &[EventId(0)]).is_empty());
     }

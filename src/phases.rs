@@ -198,12 +198,17 @@ pub struct PhaseNode {
 impl PhaseNode {
     /// Adds a sample under `path` (`fault/table-alloc`), counting it at every level.
     pub fn add(&mut self, path: &str, weight: u64) {
-        self.samples += 1;
+        self.add_n(path, 1, weight);
+    }
+
+    /// Adds `samples` samples weighing `weight` in all under `path`.
+    pub fn add_n(&mut self, path: &str, samples: u64, weight: u64) {
+        self.samples += samples;
         self.weight += weight;
         let mut node = self;
         for part in path.split('/') {
             node = node.children.entry(part.to_string()).or_default();
-            node.samples += 1;
+            node.samples += samples;
             node.weight += weight;
         }
     }

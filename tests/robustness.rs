@@ -25,7 +25,11 @@ fn check(data: &[u8]) {
         );
         let counted: u64 = p.counts.values().map(|c| c.samples).sum();
         assert_eq!(counted, d.samples, "every sample reaches the profile");
-        assert_eq!(p.samples.len() as u64, d.samples, "every sample is kept in order");
+        assert_eq!(
+            p.samples.len() as u64,
+            d.samples,
+            "every sample is kept in order"
+        );
         assert!(p.samples.windows(2).all(|w| w[0].line < w[1].line));
         let ids = collapse::select_events(&p, None).unwrap();
         let opts = FoldOptions {

@@ -21,10 +21,14 @@
 use std::fmt::Write as _;
 
 use super::terminal::{
-    clock_line, correction_summary, derived_lines, events_text, flatten_phases, percent,
-    proc_lines, top_level_phases, value_text, weight_heading, weight_text, weight_with_unit,
+    clock_line, correction_summary, derived_lines, events_text, flatten_phases, more_processes,
+    percent, proc_lines, top_level_phases, value_text, weight_heading, weight_text,
+    weight_with_unit,
 };
 use super::{Phase, Report};
+
+/// How many processes the page lists before summarising the rest.
+const PROCESSES_SHOWN: usize = 200;
 
 /// How many markers the page lists before summarising the rest.
 const MARKERS_SHOWN: usize = 500;
@@ -58,6 +62,7 @@ td.share { position: relative; min-width: 6.5rem; }
 td.share .bar { position: absolute; left: 0; top: 0; bottom: 0; background: var(--bar);
   opacity: .35; }
 td.share span.v { position: relative; }
+td.phase { white-space: nowrap; }
 td.frames { color: var(--muted); font-size: .85em; }
 .caveat { border-left: 3px solid var(--accent); padding: .2rem .7rem; color: var(--muted); }
 figure.flame { margin: 1rem 0; }
@@ -183,7 +188,7 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
              <th class=\"num\">{}</th><th>phases</th><th>tied work</th></tr>",
             weight_heading(report)
         );
-        for p in &report.processes {
+        for p in report.processes.iter().take(PROCESSES_SHOWN) {
             let tied = p
                 .tied
                 .iter()
@@ -210,7 +215,11 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
                 esc(&top_level_phases(&p.phases))
             );
         }
-        h.push_str("</table></div>\n</section>\n");
+        h.push_str("</table></div>\n");
+        if let Some(more) = more_processes(report, PROCESSES_SHOWN) {
+            let _ = writeln!(h, "<p class=\"none\">{}.</p>", esc(&more));
+        }
+        h.push_str("</section>\n");
     }
 
     // Correction.
@@ -366,7 +375,7 @@ fn phase_table(
         let bar = if bar.is_finite() { bar } else { 0.0 };
         let _ = writeln!(
             h,
-            "<tr><td style=\"padding-left:{:.2}em\"><code>{}</code></td>\
+            "<tr><td class=\"phase\" style=\"padding-left:{:.2}em\"><code>{}</code></td>\
              <td class=\"num\">{}</td>\
              <td class=\"num share\"><span class=\"bar\" style=\"width:{bar:.1}%\"></span>\
              <span class=\"v\">{}</span></td><td class=\"num\">{}</td>\

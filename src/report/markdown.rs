@@ -2,14 +2,18 @@
 //! report's content as headings, lists and tables.
 //!
 //! Report text is escaped so it shows literally: HTML-significant characters become
-//! entities, Markdown punctuation gets a backslash, and names (frames, sites, events)
-//! go in code spans.
+//! entities, Markdown punctuation gets a backslash, `|` in table cells too, and names
+//! (frames, sites, events) go in code spans.
 
 use super::Report;
 use super::terminal::{
-    clock_line, correction_summary, derived_lines, events_text, flatten_phases, one_line, percent,
-    proc_lines, top_level_phases, value_text, weight_heading, weight_text, weight_with_unit,
+    clock_line, correction_summary, derived_lines, events_text, flatten_phases, more_processes,
+    one_line, percent, proc_lines, top_level_phases, value_text, weight_heading, weight_text,
+    weight_with_unit,
 };
+
+/// How many processes the Markdown lists before summarising the rest.
+const PROCESSES_SHOWN: usize = 50;
 
 /// How many markers the Markdown lists before summarising the rest.
 const MARKERS_SHOWN: usize = 50;
@@ -86,7 +90,7 @@ pub fn render(report: &Report) -> String {
              |--:|---|--:|--:|---|---|\n",
             weight_heading(report)
         ));
-        for p in &report.processes {
+        for p in report.processes.iter().take(PROCESSES_SHOWN) {
             let workload = if p.workload { " (workload)" } else { "" };
             let tied = p
                 .tied
@@ -110,6 +114,9 @@ pub fn render(report: &Report) -> String {
                 text(&top_level_phases(&p.phases)),
                 tied,
             ]));
+        }
+        if let Some(more) = more_processes(report, PROCESSES_SHOWN) {
+            md.push_str(&format!("\n{}.\n", text(&more)));
         }
     }
 
@@ -180,7 +187,7 @@ pub fn render(report: &Report) -> String {
     if !derived.is_empty() {
         md.push_str("\n## Derived\n\n");
         for (label, value) in derived {
-            md.push_str(&format!("- {}: {}\n", text(label), text(&value)));
+            md.push_str(&format!("- {}\n", text(&format!("{label}: {value}"))));
         }
     }
 
@@ -195,8 +202,8 @@ pub fn render(report: &Report) -> String {
 }
 
 /// Escapes prose for Markdown (inline, one line): `&<>` become entities, characters
-/// that start emphasis, links, code or table cells get a backslash, and a leading
-/// block marker (`#`, `+`, `-`, `1.`) is neutralised.
+/// that start emphasis, links or code get a backslash, and a leading block marker
+/// (`# `, `+ `, `- `, `1. `) is neutralised. Table cells also need [`row`].
 pub(crate) fn text(s: &str) -> String {
     let s = one_line(s);
     let chars: Vec<char> = s.chars().collect();
@@ -217,12 +224,27 @@ pub(crate) fn text(s: &str) -> String {
             _ => out.push(c),
         }
     }
-    // A line that starts like a block marker would become a heading or a list.
-    let digits = out.chars().take_while(char::is_ascii_digit).count();
-    let starts_block = matches!(out.chars().next(), Some('#' | '+' | '-' | '='))
-        || (digits > 0 && matches!(out[digits..].chars().next(), Some('.' | ')')));
-    if starts_block {
-        let at = if digits > 0 { digits } else { 0 };
+    // Text that starts like a block marker (`# `, `- `, `+ `, `1. `) would become a
+    // heading or a list when it begins a line or a list item.
+    let marker_end = match out.chars().next() {
+        Some('#') => out.chars().take_while(|&c| c == '#').count(),
+        Some('-' | '+') => 1,
+        Some('0'..='9') => {
+            let digits = out.chars().take_while(char::is_ascii_digit).count();
+            if matches!(out[digits..].chars().next(), Some('.' | ')')) {
+                digits + 1
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    };
+    if marker_end > 0 && out[marker_end..].chars().next().is_none_or(|c| c == ' ') {
+        let at = if out.starts_with(|c: char| c.is_ascii_digit()) {
+            marker_end - 1
+        } else {
+            0
+        };
         out.insert(at, '\\');
     }
     out
@@ -286,6 +308,7 @@ mod tests {
             "## Markers",
             "## Derived",
             "- page faults: 262144 (workload counter)",
+            "- exit/fault weight ratio: 0.27\n",
             "## /proc evidence",
             "- VmPTE: last 2056 kB, max 2060 kB",
             "predicted 2048 kB, measured 2052 kB, error +0.2%",
@@ -318,6 +341,10 @@ mod tests {
         assert_eq!(text("do_fault and _x_"), "do_fault and \\_x\\_");
         assert_eq!(text("# not a heading"), "\\# not a heading");
         assert_eq!(text("1. not a list"), "1\\. not a list");
+        assert_eq!(text("12) no"), "12\\) no");
+        assert_eq!(text("- no"), "\\- no");
+        assert_eq!(text("-F 999 and 0.27"), "-F 999 and 0.27");
+        assert_eq!(text("#1 and 2.5"), "#1 and 2.5");
         assert_eq!(text("two\nlines"), "two lines");
         assert_eq!(code("x`y"), "``x`y``");
         assert_eq!(code("`y"), "`` `y ``");

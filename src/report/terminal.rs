@@ -168,7 +168,7 @@ fn processes(report: &Report, w: &mut Lines) {
         "samples",
         weight_heading(report)
     ));
-    for p in &report.processes {
+    for p in report.processes.iter().take(PROCESSES_SHOWN) {
         let comm = if p.workload {
             format!("{} (workload)", one_line(&p.comm))
         } else {
@@ -199,6 +199,24 @@ fn processes(report: &Report, w: &mut Lines) {
             );
         }
     }
+    if let Some(more) = more_processes(report, PROCESSES_SHOWN) {
+        w.line(&format!("... {more}"));
+    }
+}
+
+/// How many processes the terminal lists before summarising the rest.
+const PROCESSES_SHOWN: usize = 10;
+
+/// `3 more processes: 12 samples, 12.0 ms`, when the list is cut after `shown`.
+pub(crate) fn more_processes(report: &Report, shown: usize) -> Option<String> {
+    let rest = report.processes.get(shown..).filter(|r| !r.is_empty())?;
+    let samples: u64 = rest.iter().map(|p| p.samples).sum();
+    let weight: u64 = rest.iter().map(|p| p.weight).sum();
+    Some(format!(
+        "{} more processes: {samples} samples, {}",
+        rest.len(),
+        weight_with_unit(report, weight)
+    ))
 }
 
 fn correction(report: &Report, w: &mut Lines) {
@@ -742,6 +760,7 @@ pub(crate) fn sample_report() -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ProcessPhases;
 
     fn text(r: &Report) -> String {
         let mut out = Vec::new();
@@ -800,7 +819,9 @@ mod tests {
         r.segments[0].to = "t".repeat(90);
         r.markers[0].payload = "y".repeat(200);
         r.processes[0].comm = "c".repeat(70);
-        r.processes[0].phases.insert("q".repeat(120), Phase::default());
+        r.processes[0]
+            .phases
+            .insert("q".repeat(120), Phase::default());
         let t = text(&r);
         for line in t.lines() {
             assert!(line.chars().count() <= WIDTH, "too wide: {line:?}");
@@ -820,6 +841,26 @@ mod tests {
         assert!(empty.contains("Phases: none"), "{empty}");
         assert!(empty.contains("Findings: none"), "{empty}");
         assert!(empty.contains("not applied"), "{empty}");
+    }
+
+    #[test]
+    fn long_process_lists_are_cut() {
+        let mut r = sample_report();
+        for pid in 100..120 {
+            r.processes.push(ProcessPhases {
+                pid,
+                comm: format!("task{pid}"),
+                samples: 1,
+                weight: 1_000_000,
+                ..Default::default()
+            });
+        }
+        let t = text(&r);
+        assert!(t.contains("task107") && !t.contains("task108"), "{t}");
+        assert!(
+            t.contains("... 12 more processes: 12 samples, 12.0 ms"),
+            "{t}"
+        );
     }
 
     #[test]
