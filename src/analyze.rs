@@ -57,6 +57,20 @@ pub struct Analysis {
     pub by_phase: Vec<(Vec<u8>, u64)>,
     /// A colour for each frame name in `by_phase`, by its heaviest phase.
     pub phase_colors: Vec<(String, [u8; 3])>,
+    /// Per frame name, for the workload (or the whole recording without one):
+    /// (inclusive weight, self weight, samples the frame appears in).
+    pub frames: BTreeMap<String, FrameWeights>,
+}
+
+/// A frame's weights in one recording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameWeights {
+    /// Weight of samples with the frame anywhere on the stack.
+    pub inclusive: u64,
+    /// Weight of samples with the frame as the leaf.
+    pub self_weight: u64,
+    /// Samples with the frame anywhere on the stack.
+    pub samples: u64,
 }
 
 /// Where the pieces of a recording are.
@@ -306,13 +320,45 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
     }
     let by_phase = collapse::merge_sorted(by_phase);
     let phase_colors = phase_colors(&by_phase);
+    let frames = scope_frames(&profile, &phased, workload_pid);
     Ok(Analysis {
         report,
         raw: collapse::merge_sorted(raw),
         corrected: collapse::merge_sorted(corrected),
         by_phase,
         phase_colors,
+        frames,
     })
+}
+
+/// Inclusive and self weights per frame over the workload's (corrected) stacks.
+fn scope_frames(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+) -> BTreeMap<String, FrameWeights> {
+    let mut out: BTreeMap<String, FrameWeights> = BTreeMap::new();
+    for (&(thread, stack, _), &(n, weight)) in &phased.groups {
+        if workload.is_some() && !is_workload(profile, thread, workload) {
+            continue;
+        }
+        let frames = profile.interner.frames_of(stack);
+        let mut names: Vec<String> = frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(profile.interner.frame_name(*f).0).into_owned())
+            .collect();
+        if let Some(leaf) = names.last() {
+            out.entry(leaf.clone()).or_default().self_weight += weight;
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            let e = out.entry(name).or_default();
+            e.inclusive += weight;
+            e.samples += n;
+        }
+    }
+    out
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

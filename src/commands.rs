@@ -378,3 +378,105 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
     }
     out.flush().map_err(write_err("report"))
 }
+
+/// `faultline compare` output choices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompareCommand {
+    /// What to compare.
+    pub compare: crate::compare::CompareOptions,
+    /// `text`, `md`, `json` or `junit`.
+    pub format: String,
+    /// Write the report here instead of standard output.
+    pub output: Option<PathBuf>,
+    /// Write a differential flame graph here.
+    pub diff_svg: Option<PathBuf>,
+    /// Report without failing.
+    pub exit_zero: bool,
+    /// Exit 3 when a fail-severity budget is inconclusive.
+    pub fail_on_inconclusive: bool,
+}
+
+/// `faultline compare`: returns the exit code (0 pass, 1 regressed, 3 inconclusive).
+pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
+    use crate::compare::{self, render};
+    let (cmp, base, new) = compare::compare_with_runs(&opts.compare)?;
+    if let Some(path) = &opts.diff_svg {
+        let file = File::create(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut w = BufWriter::new(file);
+        compare::diff_svg(&base, &new, &cmp, &mut w)?;
+        w.flush().map_err(|source| Error::Write {
+            what: path.display().to_string(),
+            source,
+        })?;
+    }
+    let svg_link = opts.diff_svg.as_ref().map(|p| p.display().to_string());
+    let links: Vec<(&str, &str)> = svg_link
+        .iter()
+        .map(|p| ("differential flame graph", p.as_str()))
+        .collect();
+    let text = match opts.format.as_str() {
+        "json" => serde_json::to_string_pretty(&cmp).expect("comparisons serialise") + "\n",
+        "md" => render::markdown(&cmp, &links),
+        "junit" => render::junit(&cmp, opts.fail_on_inconclusive),
+        _ => render::text(&cmp),
+    };
+    match &opts.output {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?,
+        None => out
+            .write_all(text.as_bytes())
+            .map_err(|source| Error::Write {
+                what: "comparison".into(),
+                source,
+            })?,
+    }
+    Ok(if opts.exit_zero {
+        0
+    } else {
+        cmp.exit_code(opts.fail_on_inconclusive)
+    })
+}
+
+/// `faultline calibrate`: noise across A/A runs, as text or JSON.
+pub fn calibrate(paths: &[PathBuf], json: bool, threads: usize, mut out: impl Write) -> Result<()> {
+    let c = crate::compare::calibrate(paths, threads)?;
+    let text = if json {
+        serde_json::to_string_pretty(&c).expect("calibrations serialise") + "\n"
+    } else {
+        let mut s = format!(
+            "faultline calibrate: {} runs; sample-count overdispersion {:.2} (use --overdispersion {:.2} or \"overdispersion\" in a budgets file)\n\n{:<24} {:>12} {:>8} {:>10} {:>14} {:>14}\n",
+            c.runs,
+            c.overdispersion,
+            c.overdispersion,
+            "metric",
+            "mean ms",
+            "cv",
+            "overdisp.",
+            "detect@3 runs",
+            "detect@5 runs"
+        );
+        for m in &c.metrics {
+            s.push_str(&format!(
+                "{:<24} {:>12.1} {:>7.1}% {:>10.2} {:>13.0}% {:>13.0}%\n",
+                m.metric,
+                m.mean / 1e6,
+                m.cv * 100.0,
+                m.overdispersion,
+                m.detectable_3_runs * 100.0,
+                m.detectable_5_runs * 100.0
+            ));
+        }
+        s.push_str("\nSuggested tolerances: at least the detectable change for your run count; budgets below it will mostly be inconclusive.\n");
+        s
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|source| Error::Write {
+            what: "calibration".into(),
+            source,
+        })
+}

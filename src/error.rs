@@ -88,6 +88,9 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// Recordings that cannot be compared, or a comparison that cannot be made.
+    #[error("cannot compare: {0}")]
+    Mismatch(String),
     /// A recording was refused or failed.
     #[error(transparent)]
     Record(#[from] crate::runner::RecordError),

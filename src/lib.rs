@@ -30,6 +30,7 @@ pub mod workloads;
 
 pub use error::{Error, Result};
 pub mod analyze;
+pub mod compare;
 pub mod irq;
 pub mod phases;
 pub mod report;

@@ -33,6 +33,12 @@ enum Command {
     /// Where the time went: IRQ-sticky correction, fault versus exit phases, /proc
     /// evidence; a terminal report, and files with -o.
     Analyze(AnalyzeArgs),
+    /// Compare base and new recordings: did fault or exit cost regress? Exit 0 pass,
+    /// 1 a fail-severity budget confidently regressed, 2 invalid input or mismatch,
+    /// 3 inconclusive (only with --fail-on-inconclusive).
+    Compare(CompareArgs),
+    /// Measure run-to-run noise of recordings of one build, and suggest tolerances.
+    Calibrate(CalibrateArgs),
     /// Run a workload or command under `perf record`, capped in a memory cgroup, with
     /// /proc snapshots, into a run directory.
     Record(RecordArgs),
@@ -68,6 +74,62 @@ struct AnalyzeArgs {
     event: Option<String>,
     /// Parser threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Base recordings (run directories or perf script files).
+    #[arg(long, num_args = 1.., required = true, value_name = "RUN")]
+    base: Vec<PathBuf>,
+    /// New recordings.
+    #[arg(long, num_args = 1.., required = true, value_name = "RUN")]
+    new: Vec<PathBuf>,
+    /// Budgets file (JSON; see the README).
+    #[arg(long, value_name = "FILE")]
+    budgets: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "md", "json", "junit"])]
+    format: String,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write a differential flame graph.
+    #[arg(long, value_name = "FILE")]
+    diff_svg: Option<PathBuf>,
+    /// time (CPU), share (of the total) or per-work (per page fault).
+    #[arg(long, default_value = "time", value_parser = ["time", "share", "per-work"])]
+    mode: String,
+    /// Report without failing (exit 0 unless an error).
+    #[arg(long)]
+    exit_zero: bool,
+    /// Exit 3 when a fail-severity budget is inconclusive.
+    #[arg(long)]
+    fail_on_inconclusive: bool,
+    /// Compare even when events, clocks, frequencies or kernels differ.
+    #[arg(long)]
+    force: bool,
+    /// Sample-count overdispersion for runs with fewer than 3 per side (from calibrate).
+    #[arg(long)]
+    overdispersion: Option<f64>,
+    /// Leave hrtimer samples uncorrected.
+    #[arg(long)]
+    no_irq_correction: bool,
+    /// Parser threads.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Three or more recordings of the same build.
+    #[arg(required = true, num_args = 3..)]
+    runs: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Parser threads.
+    #[arg(long, short = 'j', default_value_t = 0)]
     threads: usize,
 }
 
@@ -406,6 +468,30 @@ fn main() -> ExitCode {
             stdout,
             &mut stderr,
         ),
+        Command::Compare(a) => {
+            let opts = commands::CompareCommand {
+                compare: faultline::compare::CompareOptions {
+                    base: a.base.clone(),
+                    new: a.new.clone(),
+                    budgets: a.budgets.clone(),
+                    mode: faultline::compare::Mode::parse(&a.mode).unwrap_or_default(),
+                    force: a.force,
+                    no_irq_correction: a.no_irq_correction,
+                    overdispersion: a.overdispersion,
+                    threads: a.threads,
+                },
+                format: a.format.clone(),
+                output: a.output.clone(),
+                diff_svg: a.diff_svg.clone(),
+                exit_zero: a.exit_zero,
+                fail_on_inconclusive: a.fail_on_inconclusive,
+            };
+            return match commands::compare(&opts, stdout) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => exit_with(Err(e), &mut stderr),
+            };
+        }
+        Command::Calibrate(a) => commands::calibrate(&a.runs, a.json, a.threads, stdout),
         Command::Record(a) => {
             return match a.options() {
                 Ok(o) => exit_with(commands::record(&o, &mut stderr), &mut stderr),

@@ -15,8 +15,9 @@
 //! - The sandbox gives each graph an opaque origin, so its script cannot touch the
 //!   report page; `allow-modals` lets the search button's `prompt()` open.
 //! - inferno records zoom and search in the query string with `history.replaceState`,
-//!   which a `data:` document cannot do (a `SecurityError` on every click), so each SVG
-//!   gets a small script that makes the call fail quietly (`REPLACE_STATE_SHIM`).
+//!   which a `data:` document cannot do (a `SecurityError` on every click), and may lay
+//!   a graph out before its frame has a width; each SVG gets a small script after
+//!   inferno's that makes the call fail quietly and delays the layout (`EMBED_SHIM`).
 
 use std::fmt::Write as _;
 
@@ -408,23 +409,40 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// A script added to each embedded SVG. inferno keeps the zoom and search state in the
-/// page's query string with `history.replaceState("?x=…")`; a `data:` document's URL
-/// cannot take a query, so every click would throw a `SecurityError` (after zooming).
-/// The state simply is not kept.
-const REPLACE_STATE_SHIM: &str = r#"<script type="text/ecmascript"><![CDATA[
+/// A script added to each embedded SVG, after inferno's own:
+///
+/// - inferno keeps the zoom and search state in the query string with
+///   `history.replaceState("?x=…")`; a `data:` document's URL cannot take a query, so
+///   every click would throw a `SecurityError` (after zooming). The state is not kept.
+/// - A frame can load before the page has given it its size (Chromium sizes sandboxed
+///   frames from another process); inferno's `init` would then lay the graph out for a
+///   width of 0 (`<svg> attribute width: A negative value is not valid`). `init` waits
+///   for a width.
+const EMBED_SHIM: &str = r#"<script type="text/ecmascript"><![CDATA[
 (function () {
     var replace = history.replaceState;
     history.replaceState = function () {
         try { return replace.apply(history, arguments); } catch (e) { return undefined; }
     };
+    if (typeof init !== "function") return;
+    var inferno_init = init;
+    init = function (evt) {
+        if (window.innerWidth > 0) return inferno_init(evt);
+        var sized = function () {
+            if (window.innerWidth > 0) {
+                window.removeEventListener("resize", sized);
+                inferno_init(evt);
+            }
+        };
+        window.addEventListener("resize", sized);
+    };
 })();
 ]]></script>"#;
 
-/// The SVG with [`REPLACE_STATE_SHIM`] before its closing tag, when it has one.
+/// The SVG with [`EMBED_SHIM`] before its closing tag, when it has one.
 fn embeddable(svg: &str) -> String {
     match svg.rfind("</svg>") {
-        Some(end) => format!("{}{REPLACE_STATE_SHIM}{}", &svg[..end], &svg[end..]),
+        Some(end) => format!("{}{EMBED_SHIM}{}", &svg[..end], &svg[end..]),
         None => svg.to_string(),
     }
 }
