@@ -469,29 +469,14 @@ fn compare_metric(
         ne += e;
     }
     let welch = base.len() >= 3 && new.len() >= 3;
-    // One sample's worth, so that logs of empty phases stay finite.
-    let floor = {
-        let (w, n): (f64, f64) = bv
-            .iter()
-            .chain(&nv)
-            .zip(bn.iter().chain(&nn))
-            .fold((0.0, 0.0), |(w, n), (v, k)| (w + v, n + *k as f64));
-        if n > 0.0 { w / n } else { 1.0 }
+    let (eb, en) = match mode {
+        Mode::Time => (base.len() as f64, new.len() as f64),
+        _ => (be, ne),
     };
-    let interval: RatioInterval = if welch {
-        stats::welch_log_ratio(&bv, &nv, floor).expect("three runs a side")
-    } else {
-        let (kb, kn) = (bn.iter().sum::<u64>() as f64, nn.iter().sum::<u64>() as f64);
-        let (eb, en) = match mode {
-            Mode::Time => (base.len() as f64, new.len() as f64),
-            _ => (be, ne),
-        };
-        stats::poisson_ratio(kb, kn, eb, en, overdispersion)
-    };
-    let p_permutation = welch.then(|| stats::permutation_p(&bv, &nv, floor));
+    let d = decide(&bv, &nv, &bn, &nn, (eb, en), limit, overdispersion);
+    let (interval, p_permutation, verdict) = (d.interval, d.p_permutation, d.verdict);
     let base_side = Side::new(bv, bn);
     let new_side = Side::new(nv, nn);
-    let verdict = judge(&interval, p_permutation, limit, &base_side, &new_side);
     let effective_severity = severity.map(|s| if welch { s } else { Severity::Warn });
     Ok(MetricResult {
         name: name.into(),
@@ -513,16 +498,59 @@ fn compare_metric(
     })
 }
 
+/// A decision on one metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// The interval on new/base.
+    pub interval: RatioInterval,
+    /// The permutation cross-check (≥3 runs a side).
+    pub p_permutation: Option<f64>,
+    /// The verdict against the limit.
+    pub verdict: Verdict,
+}
+
+/// Decides one metric from per-run values and sample counts: Welch's interval with a
+/// permutation cross-check at ≥3 runs a side, else a Poisson rate ratio of the summed
+/// counts over `exposures` (base, new), widened by `overdispersion`. Without a limit,
+/// changes beyond 10% count.
+pub fn decide(
+    base: &[f64],
+    new: &[f64],
+    base_counts: &[u64],
+    new_counts: &[u64],
+    exposures: (f64, f64),
+    limit: Option<Limit>,
+    overdispersion: f64,
+) -> Decision {
+    let welch = base.len() >= 3 && new.len() >= 3;
+    // One sample's worth, so that logs of empty phases stay finite.
+    let floor = {
+        let w: f64 = base.iter().chain(new).sum();
+        let n: u64 = base_counts.iter().chain(new_counts).sum();
+        if n > 0 { w / n as f64 } else { 1.0 }
+    };
+    let interval = match (welch, stats::welch_log_ratio(base, new, floor)) {
+        (true, Some(i)) => i,
+        _ => {
+            let kb = base_counts.iter().sum::<u64>() as f64;
+            let kn = new_counts.iter().sum::<u64>() as f64;
+            stats::poisson_ratio(kb, kn, exposures.0, exposures.1, overdispersion)
+        }
+    };
+    let p_permutation = welch.then(|| stats::permutation_p(base, new, floor));
+    let base_mean = base.iter().sum::<f64>() / base.len().max(1) as f64;
+    let verdict = judge(&interval, p_permutation, limit, base_mean);
+    Decision {
+        interval,
+        p_permutation,
+        verdict,
+    }
+}
+
 /// The significance level of a single test (two-sided).
 pub const ALPHA: f64 = 1.0 - stats::CONFIDENCE;
 
-fn judge(
-    i: &RatioInterval,
-    p_perm: Option<f64>,
-    limit: Option<Limit>,
-    base: &Side,
-    new: &Side,
-) -> Verdict {
+fn judge(i: &RatioInterval, p_perm: Option<f64>, limit: Option<Limit>, base_mean: f64) -> Verdict {
     // With ≥3 runs the permutation test must agree before anything is called a change:
     // Welch's t assumes normal log values, which a few runs cannot show.
     let perm_ok = p_perm.is_none_or(|p| p <= ALPHA + 1e-9);
@@ -542,7 +570,7 @@ fn judge(
             }
         }
         Limit::Points(pp) => {
-            let delta = |r: f64| base.mean * (r - 1.0);
+            let delta = |r: f64| base_mean * (r - 1.0);
             if up && delta(i.ratio) > pp {
                 Verdict::Regressed
             } else if down && delta(i.ratio) < -pp {
@@ -554,8 +582,7 @@ fn judge(
             }
         }
         Limit::Ceiling(c) => {
-            let (lo, hi) = (base.mean * i.lo, base.mean * i.hi);
-            let _ = new;
+            let (lo, hi) = (base_mean * i.lo, base_mean * i.hi);
             if lo > c && perm_ok {
                 Verdict::Regressed
             } else if hi <= c {
