@@ -602,8 +602,8 @@ const DEFERRED_EXIT_FRAMES: [&[u8]; 4] = [
 ];
 
 /// How long after the workload's last sample deferred frees are still counted for it
-/// (the runner keeps recording 250 ms after the workload is reaped).
-const TIE_WINDOW_SECONDS: f64 = 0.25;
+/// (the runner keeps recording 1 s after the workload is reaped).
+const TIE_WINDOW_SECONDS: f64 = 1.0;
 
 /// Exit work that other tasks did for the workload: samples in `exit` phases on
 /// other threads, tied by the OOM reaper's markers or by the time window after the
@@ -701,7 +701,7 @@ fn tie_exit_work(
         let how = if reaping.iter().any(|&(s, e)| time >= s && time <= e) {
             "OOM reaping between oom:start_task_reaping and oom:finish_task_reaping for the workload's pid"
         } else if time >= exit_start && time <= window_end {
-            "deferred page-table frees (RCU callbacks) or OOM reaping on another task, from the workload's oom:mark_victim or sched:sched_process_exit to 250 ms after its last sample"
+            "deferred page-table frees (RCU callbacks) or OOM reaping on another task, from the workload's oom:mark_victim or sched:sched_process_exit to 1 s after its last sample"
         } else {
             continue;
         };

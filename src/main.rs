@@ -167,7 +167,7 @@ struct RecordArgs {
     #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
     snapshot_interval: Duration,
     /// How long to keep recording after the workload exits (deferred exit work).
-    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     tail: Duration,
     /// A built-in workload and its parameters; put it last:
     /// `--workload breadth-first --faults 100000`.

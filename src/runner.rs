@@ -114,7 +114,7 @@ impl RecordOptions {
             extra_events: Vec::new(),
             scope: Scope::Auto,
             snapshot_interval: Duration::from_millis(20),
-            tail: Duration::from_millis(250),
+            tail: Duration::from_secs(1),
         }
     }
 }
@@ -772,7 +772,7 @@ mod tests {
                 "--run-dir",
                 "/nonexistent/faultline-run",
                 "--tail-ms",
-                "250",
+                "1000",
                 "--",
                 "/bin/faultline",
                 "workload",
