@@ -1150,9 +1150,18 @@ fn findings(r: &Report) -> Vec<String> {
             .iter()
             .find(|s| s.kind != "idle")
             .unwrap_or(&r.irq_sticky.sites[0]);
+        let idle: u64 = r
+            .irq_sticky
+            .sites
+            .iter()
+            .filter(|s| s.kind == "idle")
+            .map(|s| s.samples)
+            .sum();
+        let total = r.events.get(&r.clock.event).copied().unwrap_or(0);
+        let busy_share = ratio(r.irq_sticky.moved_samples - idle, total);
         out.push(format!(
-            "{:.0}% of {} samples sat on IRQ re-enable sites and were moved; the largest outside idle, {} ({}), held {} samples",
-            r.irq_sticky.moved_share * 100.0,
+            "{:.0}% of {} samples sat on IRQ re-enable sites outside idle and were moved; the largest, {} ({}), held {} samples",
+            busy_share * 100.0,
             r.clock.event,
             site.site,
             site.kind,
