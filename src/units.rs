@@ -90,15 +90,29 @@ impl Bytes {
     }
 }
 
+const BINARY_UNITS: [(&str, u64); 4] = [
+    ("TiB", 1 << 40),
+    ("GiB", 1 << 30),
+    ("MiB", 1 << 20),
+    ("KiB", 1 << 10),
+];
+
+impl Bytes {
+    /// One decimal in the largest fitting binary unit (`127.5 TiB`), for messages where
+    /// the exact display would say `130560 GiB`.
+    pub fn human(self) -> String {
+        for (name, size) in BINARY_UNITS {
+            if self.0 >= size {
+                return format!("{:.1} {name}", self.0 as f64 / size as f64);
+            }
+        }
+        format!("{} B", self.0)
+    }
+}
+
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [
-            ("TiB", 1 << 40),
-            ("GiB", 1 << 30),
-            ("MiB", 1 << 20),
-            ("KiB", 1 << 10),
-        ];
-        for (name, size) in UNITS {
+        for (name, size) in BINARY_UNITS {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{} {name}", self.0 / size);
             }

@@ -965,13 +965,13 @@ impl Mapping {
                     format!(
                         "; the largest free range in this process's address space is {}, \
                          so use a smaller span",
-                        human(h)
+                        Bytes(h).human()
                     )
                 })
                 .unwrap_or_default();
             return Err(WorkloadError::Sys {
                 workload,
-                call: format!("mmap of {} ({len} bytes{hole})", human(len)),
+                call: format!("mmap of {} ({len} bytes{hole})", Bytes(len as u64).human()),
                 source,
             });
         }
@@ -1298,15 +1298,7 @@ impl Checkpoints {
 // ---------------------------------------------------------------------------------------
 // Small readers of /proc and /sys (private on purpose: the procfs module is the full one).
 
-fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+use crate::exec::monotonic_ns as mono_ns;
 
 /// The `kB` value of `key` in `/proc/*/status` or `/proc/meminfo` text.
 fn status_kb(text: &str, key: &str) -> Option<u64> {
@@ -1378,59 +1370,12 @@ fn largest_free_range() -> Option<u64> {
     Some(best.max(pagetable::USER_ADDRESS_SPACE.saturating_sub(prev_end)))
 }
 
-/// A size with one decimal in the largest fitting binary unit, for messages about huge
-/// mappings where [`Bytes`]' exact display would say "130560 GiB".
-fn human(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
-    for (name, size) in UNITS {
-        if bytes >= size {
-            return format!("{:.1} {name}", bytes as f64 / size as f64);
-        }
-    }
-    format!("{bytes} B")
-}
-
 fn thp_mode() -> Option<String> {
-    let text = fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
-    let start = text.find('[')? + 1;
-    let len = text[start..].find(']')?;
-    Some(text[start..start + len].to_string())
+    crate::procfs::live::read_thp().ok().map(|t| t.enabled)
 }
 
 // ---------------------------------------------------------------------------------------
 // Memory cgroup limits.
-
-/// Which hierarchy holds the memory controller, and this process's path in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CgroupMemory {
-    V1(String),
-    V2(String),
-}
-
-/// Finds the memory controller's cgroup in `/proc/self/cgroup` text. A v1 `memory` line wins:
-/// on hybrid systems the unified (`0::`) hierarchy then has no memory controller.
-fn parse_proc_cgroup(text: &str) -> Option<CgroupMemory> {
-    let mut v2 = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if controllers.split(',').any(|c| c == "memory") {
-            return Some(CgroupMemory::V1(path.to_string()));
-        }
-        if id == "0" && controllers.is_empty() {
-            v2 = Some(CgroupMemory::V2(path.to_string()));
-        }
-    }
-    v2
-}
 
 /// A finite limit from `memory.max` (v2: `max` means none) or `memory.limit_in_bytes` (v1:
 /// "no limit" is a huge number near 2^63, so anything from 2^60 up counts as none).
@@ -1462,16 +1407,17 @@ pub fn memory_cap_from(
     proc_self_cgroup: &str,
     read: impl Fn(&Path) -> Option<String>,
 ) -> Option<Bytes> {
-    let (roots, file, v1, path): (&[&str], &str, bool, String) =
-        match parse_proc_cgroup(proc_self_cgroup)? {
-            CgroupMemory::V1(p) => (&["/sys/fs/cgroup/memory"], "memory.limit_in_bytes", true, p),
-            CgroupMemory::V2(p) => (
-                &["/sys/fs/cgroup", "/sys/fs/cgroup/unified"],
-                "memory.max",
-                false,
-                p,
-            ),
-        };
+    use crate::procfs::{CgroupVersion, memory_cgroup_path, parse_cgroup};
+    let lines = parse_cgroup(proc_self_cgroup, Path::new("/proc/self/cgroup")).ok()?;
+    let (version, path) = memory_cgroup_path(&lines)?;
+    let (roots, file, v1): (&[&str], &str, bool) = match version {
+        CgroupVersion::V1 => (&["/sys/fs/cgroup/memory"], "memory.limit_in_bytes", true),
+        CgroupVersion::V2 => (
+            &["/sys/fs/cgroup", "/sys/fs/cgroup/unified"],
+            "memory.max",
+            false,
+        ),
+    };
     // The cgroup itself, then each ancestor up to the root ("" + "/memory.max").
     let mut dirs = vec![path.trim_end_matches('/').to_string()];
     while let Some(i) = dirs.last().and_then(|d| d.rfind('/')) {

@@ -395,14 +395,33 @@ fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
     }
 }
 
+/// The phases compared: the workload's, or the whole recording's without one.
+fn scope_phases(a: &Analysis) -> &BTreeMap<String, crate::report::Phase> {
+    let r = &a.report;
+    r.processes
+        .iter()
+        .find(|p| p.workload)
+        .map_or(&r.phases, |p| &p.phases)
+}
+
+/// Every phase and sub-phase path in these runs.
+fn phase_paths<'a>(runs: impl Iterator<Item = &'a Analysis>) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    for a in runs {
+        for (name, p) in scope_phases(a) {
+            paths.insert(name.clone());
+            for child in p.children.keys() {
+                paths.insert(format!("{name}/{child}"));
+            }
+        }
+    }
+    paths
+}
+
 /// A run's value and sample count for a metric.
 fn value(a: &Analysis, metric: &str, mode: Mode) -> Result<(f64, u64, f64)> {
     let r = &a.report;
-    let phases = r
-        .processes
-        .iter()
-        .find(|p| p.workload)
-        .map_or(&r.phases, |p| &p.phases);
+    let phases = scope_phases(a);
     let total_w: u64 = phases.values().map(|p| p.weight).sum();
     let total_n: u64 = phases.values().map(|p| p.samples).sum();
     let (w, n) = if metric == "total" {
@@ -675,21 +694,7 @@ pub fn compare_with_runs(
         )?);
     }
     // Every phase path seen on either side, for context.
-    let mut paths_seen = BTreeSet::new();
-    for a in base.iter().chain(&new) {
-        let r = &a.report;
-        let phases = r
-            .processes
-            .iter()
-            .find(|p| p.workload)
-            .map_or(&r.phases, |p| &p.phases);
-        for (name, p) in phases {
-            paths_seen.insert(name.clone());
-            for child in p.children.keys() {
-                paths_seen.insert(format!("{name}/{child}"));
-            }
-        }
-    }
+    let paths_seen = phase_paths(base.iter().chain(&new));
     let mut phases = Vec::new();
     for path in paths_seen {
         phases.push(compare_metric(
@@ -932,21 +937,8 @@ pub fn calibrate(paths: &[PathBuf], threads: usize) -> Result<Calibration> {
     let runs = load(paths, &opts)?;
     let refs: Vec<&PathBuf> = paths.iter().collect();
     check_compatible(&refs, &runs.iter().collect::<Vec<_>>())?;
-    let mut metrics_seen = BTreeSet::from(["total".to_string()]);
-    for a in &runs {
-        let r = &a.report;
-        let phases = r
-            .processes
-            .iter()
-            .find(|p| p.workload)
-            .map_or(&r.phases, |p| &p.phases);
-        for (name, p) in phases {
-            metrics_seen.insert(name.clone());
-            for c in p.children.keys() {
-                metrics_seen.insert(format!("{name}/{c}"));
-            }
-        }
-    }
+    let mut metrics_seen = phase_paths(runs.iter());
+    metrics_seen.insert("total".to_string());
     let mut metrics = Vec::new();
     let mut dispersions = Vec::new();
     for m in metrics_seen {
