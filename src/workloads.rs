@@ -971,7 +971,7 @@ impl Mapping {
                 .unwrap_or_default();
             return Err(WorkloadError::Sys {
                 workload,
-                call: format!("mmap of {} ({len} bytes{hole})", Bytes(len as u64).human()),
+                call: format!("mmap of {} ({len} bytes{hole})", Bytes(len).human()),
                 source,
             });
         }
