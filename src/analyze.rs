@@ -942,10 +942,15 @@ fn derived(
         d.faults = Some(n);
         d.faults_source = Some("workload summary (faults attempted)".into());
     } else {
+        let page_faults: Vec<bool> = profile
+            .events
+            .iter()
+            .map(|e| base_name(&e.name) == "page-faults")
+            .collect();
         let pf: u64 = profile
             .samples
             .iter()
-            .filter(|r| base_name(&profile.events[r.event.0 as usize].name) == "page-faults")
+            .filter(|r| page_faults[r.event.0 as usize])
             .filter(|r| workload.is_none() || is_workload(profile, r.thread, workload))
             .map(|r| r.weight)
             .sum();

@@ -196,17 +196,17 @@ impl Site {
 /// Finds sticky sites among the leaves of the given events' samples.
 pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
     // Leaf samples per function, and per (function, offset).
-    let mut per_fn: FxHashMap<&[u8], u64> = FxHashMap::default();
-    let mut per_site: FxHashMap<LeafId, u64> = FxHashMap::default();
+    let mut per_leaf = vec![0u64; profile.leaves.len()];
     for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
-        if let Some((sym, _)) = profile.leaf(r.leaf) {
-            *per_fn.entry(sym).or_default() += 1;
-            *per_site.entry(r.leaf).or_default() += 1;
+        if r.leaf != LeafId::NONE {
+            per_leaf[r.leaf.0 as usize] += 1;
         }
     }
+    let mut per_fn: FxHashMap<&[u8], u64> = FxHashMap::default();
     let mut offsets: FxHashMap<&[u8], Vec<(u64, u64)>> = FxHashMap::default();
-    for (&leaf, &n) in &per_site {
-        if let Some((sym, off)) = profile.leaf(leaf) {
+    for (i, &n) in per_leaf.iter().enumerate().filter(|(_, n)| **n > 0) {
+        if let Some((sym, off)) = profile.leaf(LeafId(i as u32)) {
+            *per_fn.entry(sym).or_default() += n;
             offsets.entry(sym).or_default().push((off, n));
         }
     }
@@ -283,26 +283,22 @@ pub struct Correction {
 
 /// Relabels the leaf of every sample of `events` that sits on a site.
 pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Correction {
-    let mut by_leaf: FxHashMap<LeafId, usize> = FxHashMap::default();
-    let mut by_fn: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
-    for (i, s) in sites.iter().enumerate() {
-        match s.offset {
-            Some(o) => {
-                if let Some(id) = profile
-                    .leaves
-                    .get_index_of(&(Box::from(s.function.as_bytes()), o))
-                {
-                    by_leaf.insert(LeafId(id as u32), i);
-                }
-            }
-            None => {
-                by_fn.insert(s.function.as_bytes().to_vec(), i);
-            }
-        }
-    }
+    // The site of each leaf, decided once per distinct leaf rather than per sample.
+    let site_of_leaf: Vec<Option<usize>> = profile
+        .leaves
+        .iter()
+        .map(|(sym, off)| {
+            sites.iter().position(|s| {
+                s.function.as_bytes() == &sym[..] && s.offset.is_none_or(|o| o == *off)
+            })
+        })
+        .collect();
     let mut pseudo: FxHashMap<String, FrameId> = FxHashMap::default();
-    let mut memo: FxHashMap<(StackId, String), StackId> = FxHashMap::default();
-    let mut moved: FxHashMap<(usize, String), u64> = FxHashMap::default();
+    let mut labels: Vec<String> = Vec::new();
+    // (stack, site) → (corrected stack, label index): the callers decide the label of a
+    // generic re-enable, and they are the same for every sample of a stack.
+    let mut memo: FxHashMap<(StackId, usize), (StackId, usize)> = FxHashMap::default();
+    let mut moved: FxHashMap<(usize, usize), u64> = FxHashMap::default();
     let mut stacks = Vec::with_capacity(profile.samples.len());
     let mut total_moved = 0;
     for idx in 0..profile.samples.len() {
@@ -310,26 +306,22 @@ pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Cor
         let site = if !events.contains(&r.event) || r.stack == StackId::EMPTY {
             None
         } else {
-            by_leaf.get(&r.leaf).copied().or_else(|| {
-                let (sym, _) = profile.leaf(r.leaf)?;
-                by_fn.get(sym).copied()
-            })
+            site_of_leaf.get(r.leaf.0 as usize).copied().flatten()
         };
         let Some(site) = site else {
             stacks.push(r.stack);
             continue;
         };
-        let kind = sites[site]
-            .kind
-            .unwrap_or_else(|| kind_from_callers(profile, r.stack));
-        let label = match (sites[site].kind, sites[site].detected_by) {
-            (None, "statistics") => format!("in {}", sites[site].function),
-            _ => kind.label().to_string(),
-        };
-        let key = (r.stack, label.clone());
-        let new = match memo.get(&key) {
-            Some(&s) => s,
+        let (new, label) = match memo.get(&(r.stack, site)) {
+            Some(&v) => v,
             None => {
+                let kind = sites[site]
+                    .kind
+                    .unwrap_or_else(|| kind_from_callers(profile, r.stack));
+                let label = match (sites[site].kind, sites[site].detected_by) {
+                    (None, "statistics") => format!("in {}", sites[site].function),
+                    _ => kind.label().to_string(),
+                };
                 let frame = *pseudo.entry(label.clone()).or_insert_with(|| {
                     let mut name = vec![FRAME_KERNEL];
                     name.extend_from_slice(format!("[irqs-off] {label}").as_bytes());
@@ -337,14 +329,25 @@ pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Cor
                 });
                 let (parent, _) = profile.interner.stack(r.stack);
                 let s = profile.interner.push(parent, frame);
-                memo.insert(key, s);
-                s
+                let label_idx = match labels.iter().position(|l| *l == label) {
+                    Some(i) => i,
+                    None => {
+                        labels.push(label);
+                        labels.len() - 1
+                    }
+                };
+                memo.insert((r.stack, site), (s, label_idx));
+                (s, label_idx)
             }
         };
         stacks.push(new);
         *moved.entry((site, label)).or_default() += 1;
         total_moved += 1;
     }
+    let moved: FxHashMap<(usize, String), u64> = moved
+        .into_iter()
+        .map(|((s, l), n)| ((s, labels[l].clone()), n))
+        .collect();
     let mut moved: Vec<(usize, String, u64)> =
         moved.into_iter().map(|((s, l), n)| (s, l, n)).collect();
     moved.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));

@@ -40,6 +40,19 @@ impl Equivalent<Thread> for ThreadRef<'_> {
     }
 }
 
+/// A borrowed leaf key; its derived `Hash` matches the `(Box<[u8]>, u64)` tuple's.
+#[derive(Hash)]
+struct LeafRef<'a> {
+    symbol: &'a [u8],
+    offset: u64,
+}
+
+impl Equivalent<(Box<[u8]>, u64)> for LeafRef<'_> {
+    fn equivalent(&self, key: &(Box<[u8]>, u64)) -> bool {
+        *self.symbol == *key.0 && self.offset == key.1
+    }
+}
+
 /// Index of an event in [`Profile::events`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub u32);
@@ -291,8 +304,17 @@ impl Profile {
         if self.samples.is_empty() {
             return;
         }
-        let mut order: Vec<usize> = (0..self.samples.len()).collect();
-        order.sort_by_key(|&i| self.sample_origin[i]);
+        // Each worker's samples come piece by piece, in order within a piece: order the
+        // runs of equal piece, not the samples.
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, &(piece, _)) in self.sample_origin.iter().enumerate() {
+            match runs.last_mut() {
+                Some(r) if r.0 == piece && r.2 == i => r.2 = i + 1,
+                _ => runs.push((piece, i, i + 1)),
+            }
+        }
+        runs.sort_unstable();
+        let order: Vec<usize> = runs.iter().flat_map(|&(_, a, b)| a..b).collect();
         let origin = std::mem::take(&mut self.sample_origin);
         self.samples = order
             .iter()
@@ -412,6 +434,8 @@ struct Builder<'a> {
     /// (symbol, DSO, java) → a range of `frame_runs`: the ids a printed frame interns to.
     frame_cache: FxHashMap<FrameCacheKey, (u32, u32)>,
     frame_runs: Vec<FrameId>,
+    /// Leaf slices' (address, length) of symbol and offset → leaf id.
+    leaf_cache: FxHashMap<(usize, usize, usize, usize), LeafId>,
     /// Whole callchains already interned (innermost first) → their stack.
     stack_cache: FxHashMap<Box<[FrameId]>, StackId>,
     piece: usize,
@@ -431,6 +455,7 @@ impl<'a> Builder<'a> {
             frame_cache: FxHashMap::default(),
             frame_runs: Vec::new(),
             stack_cache: FxHashMap::default(),
+            leaf_cache: FxHashMap::default(),
             piece: 0,
         }
     }
@@ -476,12 +501,37 @@ impl<'a> Builder<'a> {
     ) {
         let leaf = match s.frames.first() {
             Some(f) => {
-                let offset = std::str::from_utf8(f.offset)
-                    .ok()
-                    .and_then(|o| u64::from_str_radix(o, 16).ok())
-                    .unwrap_or(0);
-                let key = (Box::<[u8]>::from(f.symbol), offset);
-                LeafId(self.profile.leaves.insert_full(key).0 as u32)
+                // Repeated lines share their slices (the parser's memo), so the slices'
+                // addresses find most leaves without hashing their text.
+                let ptr_key = (
+                    f.symbol.as_ptr() as usize,
+                    f.symbol.len(),
+                    f.offset.as_ptr() as usize,
+                    f.offset.len(),
+                );
+                match self.leaf_cache.get(&ptr_key) {
+                    Some(&id) => id,
+                    None => {
+                        let offset = std::str::from_utf8(f.offset)
+                            .ok()
+                            .and_then(|o| u64::from_str_radix(o, 16).ok())
+                            .unwrap_or(0);
+                        let key = LeafRef {
+                            symbol: f.symbol,
+                            offset,
+                        };
+                        let id = match self.profile.leaves.get_index_of(&key) {
+                            Some(i) => LeafId(i as u32),
+                            None => LeafId(
+                                self.profile.leaves.insert_full((f.symbol.into(), offset)).0 as u32,
+                            ),
+                        };
+                        if self.leaf_cache.len() < FRAME_CACHE_CAPACITY {
+                            self.leaf_cache.insert(ptr_key, id);
+                        }
+                        id
+                    }
+                }
             }
             None => LeafId::NONE,
         };
