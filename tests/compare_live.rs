@@ -17,21 +17,6 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    let perf = std::process::Command::new("perf").arg("version").output();
-    if !perf.is_ok_and(|o| o.status.success()) {
-        return Some("perf not installed".into());
-    }
-    if faultline::cgroup::Controller::detect().is_err() {
-        return Some("no memory cgroup controller".into());
-    }
-    None
-}
-
 struct Dir(PathBuf);
 
 impl Drop for Dir {
@@ -90,7 +75,7 @@ fn budget<'a>(json: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn thp_never_versus_always() {
-    if let Some(why) = unavailable() {
+    if let Some(why) = common::recording_unavailable() {
         eprintln!("skipped: {why}");
         return;
     }

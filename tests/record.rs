@@ -13,24 +13,9 @@ use serde_json::Value;
 /// Recordings touch global state (THP mode, system-wide sampling): one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    let perf = std::process::Command::new("perf").arg("version").output();
-    if !perf.is_ok_and(|o| o.status.success()) {
-        return Some("perf not installed".into());
-    }
-    if faultline::cgroup::Controller::detect().is_err() {
-        return Some("no memory cgroup controller".into());
-    }
-    None
-}
-
 macro_rules! require_recording {
     () => {
-        if let Some(why) = unavailable() {
+        if let Some(why) = common::recording_unavailable() {
             eprintln!("skipped: {why}");
             return;
         }

@@ -30,6 +30,22 @@ fn verdict(m: &MetricResult) -> String {
     }
 }
 
+/// The cells of a budget row: name, limit, base, new, change, interval low and high,
+/// smallest detectable change, verdict.
+fn budget_cells(b: &MetricResult) -> [String; 9] {
+    [
+        b.name.clone(),
+        b.limit.clone().unwrap_or_default(),
+        value(b.base.mean, b.mode),
+        value(b.new.mean, b.mode),
+        pct(b.ratio),
+        pct(b.lo),
+        pct(b.hi),
+        format!("±{:.0}%", b.detectable * 100.0),
+        verdict(b),
+    ]
+}
+
 /// The terminal report.
 pub fn text(c: &Comparison) -> String {
     let mut s = String::new();
@@ -51,18 +67,10 @@ pub fn text(c: &Comparison) -> String {
         "budget", "limit", "base", "new", "change", "95% interval", "detect"
     );
     for b in &c.budgets {
+        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b);
         let _ = writeln!(
             s,
-            "{:<22} {:>8} {:>14} {:>14} {:>9} {:>9} .. {:<8} {:>8}  {}",
-            b.name,
-            b.limit.as_deref().unwrap_or(""),
-            value(b.base.mean, b.mode),
-            value(b.new.mean, b.mode),
-            pct(b.ratio),
-            pct(b.lo),
-            pct(b.hi),
-            format!("±{:.0}%", b.detectable * 100.0),
-            verdict(b)
+            "{name:<22} {limit:>8} {base:>14} {new:>14} {change:>9} {lo:>9} .. {hi:<8} {detect:>8}  {v}"
         );
     }
     let _ = writeln!(
@@ -139,18 +147,10 @@ pub fn markdown(c: &Comparison, links: &[(&str, &str)]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for b in &c.budgets {
+        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} .. {} | ±{:.0}% | {} |",
-            b.name,
-            b.limit.as_deref().unwrap_or(""),
-            value(b.base.mean, b.mode),
-            value(b.new.mean, b.mode),
-            pct(b.ratio),
-            pct(b.lo),
-            pct(b.hi),
-            b.detectable * 100.0,
-            verdict(b)
+            "| {name} | {limit} | {base} | {new} | {change} | {lo} .. {hi} | {detect} | {v} |"
         );
     }
     if !c.frames_changed.is_empty() {

@@ -65,3 +65,30 @@ pub fn check_golden(path: &Path, actual: &[u8]) {
         );
     }
 }
+
+/// Why recordings cannot run here (not root, no perf, no memory cgroup), if they cannot.
+pub fn recording_unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    let perf = Command::new("perf").arg("version").output();
+    if !perf.is_ok_and(|o| o.status.success()) {
+        return Some("perf not installed".into());
+    }
+    if faultline::cgroup::Controller::detect().is_err() {
+        return Some("no memory cgroup controller".into());
+    }
+    None
+}
+
+/// Runs faultline, asserts success, and parses standard output as JSON.
+pub fn faultline_json(args: &[&str]) -> serde_json::Value {
+    let out = faultline(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
