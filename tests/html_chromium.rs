@@ -419,3 +419,44 @@ window.addEventListener("load", function () {
 
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The report `faultline analyze -o` writes for a recorded OOM run, as a user opens it.
+#[test]
+fn analyze_index_html_loads_in_chromium_without_console_messages() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("skipped: {CHROMIUM} is not installed (apt-get install chromium)");
+        return;
+    }
+    let dir = scratch_dir();
+    let out = dir.join("report");
+    let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/runs/breadth-first-oom");
+    let res = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "analyze",
+            run.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    for frames in [Frames::InProcess, Frames::Isolated] {
+        let loaded = load(&out.join("index.html"), &dir, frames);
+        assert!(
+            loaded.console.is_empty(),
+            "analyze's index.html logged to the console ({frames:?}):\n{}",
+            loaded.console.join("\n")
+        );
+        assert!(loaded.dom.contains("exit cost"), "findings missing");
+        assert_eq!(
+            loaded.dom.matches("<iframe ").count(),
+            3,
+            "three flame graphs"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
