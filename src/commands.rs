@@ -308,6 +308,13 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
             "events"
         };
         let graph = |stacks: &[(Vec<u8>, u64)], title: String, colors: Vec<(String, [u8; 3])>| {
+            if stacks.is_empty() {
+                // Samples without callchains (perf record without -g): keep the report.
+                return Ok(format!(
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">{}: no stacks to draw</text></svg>",
+                    crate::report::html::esc(&title)
+                ));
+            }
             let mut svg = Vec::new();
             flame::render(
                 stacks,

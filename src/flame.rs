@@ -46,13 +46,9 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
         .map(|(s, c)| format!("{} {c}", String::from_utf8_lossy(s)))
         .collect();
     if lines.is_empty() {
-        // inferno refuses empty input; an empty graph still says what it is.
-        o.notes = "no samples".into();
-        return inferno::flamegraph::from_lines(&mut o, ["[no samples] 0"], out).map_err(|e| {
-            Error::Write {
-                what: "flame graph".into(),
-                source: e,
-            }
+        return Err(Error::Write {
+            what: "flame graph".into(),
+            source: std::io::Error::other("no samples to draw"),
         });
     }
     inferno::flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), out).map_err(|e| {

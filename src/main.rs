@@ -304,6 +304,8 @@ impl RecordArgs {
     fn options(&self) -> Result<RecordOptions, String> {
         let target = if !self.workload.is_empty() {
             let w = parse_workload(&self.workload).map_err(|e| e.to_string())?;
+            // Refuse bad parameters before perf, a cgroup or a run directory exist.
+            w.validate().map_err(|e| e.to_string())?;
             let mem_available = faultline::procfs::live::read_meminfo()
                 .ok()
                 .and_then(|m| m.mem_available())
