@@ -218,12 +218,19 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
             .iter()
             .filter(|r| events.contains(&r.event))
             .count() as u64;
-        let sticky = IrqSticky {
-            applied: c.total_moved > 0,
-            reason: format!(
+        let reason = if c.total_moved > 0 {
+            format!(
                 "{event_name} samples come from an hrtimer that cannot fire while IRQs are off; \
                  they land on the first instruction after re-enable and are moved to the region they stand for"
-            ),
+            )
+        } else {
+            format!(
+                "{event_name} samples come from an hrtimer, but no leaf is a known or detectable re-enable site"
+            )
+        };
+        let sticky = IrqSticky {
+            applied: c.total_moved > 0,
+            reason,
             moved_samples: c.total_moved,
             moved_share: ratio(c.total_moved, total),
             sites: c
@@ -954,11 +961,10 @@ fn derived(
             .filter(|r| workload.is_none() || is_workload(profile, r.thread, workload))
             .map(|r| r.weight)
             .sum();
-        let checkpoint = src.proc_dir.as_ref().and_then(|p| {
-            let text = std::fs::read_to_string(p.join("checkpoints.jsonl")).ok()?;
-            let last: Value = serde_json::from_str(text.lines().last()?).ok()?;
-            last["faults"].as_u64()
-        });
+        let checkpoint = src
+            .proc_dir
+            .as_ref()
+            .and_then(|p| last_checkpoint(p)?["faults"].as_u64());
         if pf > 0 {
             d.faults = Some(pf);
             d.faults_source = Some("page-faults event (sum of periods)".into());
@@ -988,6 +994,16 @@ fn derived(
         }
     }
     d
+}
+
+/// The workload's last complete checkpoint line: a kill can cut the last one short.
+fn last_checkpoint(proc_dir: &Path) -> Option<Value> {
+    let text = std::fs::read(proc_dir.join("checkpoints.jsonl")).ok()?;
+    text.split(|&b| b == b'\n').rev().find_map(|l| {
+        serde_json::from_slice::<Value>(l)
+            .ok()
+            .filter(Value::is_object)
+    })
 }
 
 /// First and last values of a timeline field.
@@ -1079,11 +1095,8 @@ fn proc_evidence(
         });
     // VMAs: the workload's last checkpoint, else the sampler's last maps.
     let maps = src.proc_dir.as_ref().and_then(|dir| {
-        let last_checkpoint = std::fs::read_to_string(dir.join("checkpoints.jsonl"))
-            .ok()
-            .and_then(|t| t.lines().last().map(str::to_string))
-            .and_then(|l| serde_json::from_str::<Value>(&l).ok())
-            .and_then(|v| v["dir"].as_str().map(|d| dir.join(d).join("maps")));
+        let last_checkpoint =
+            last_checkpoint(dir).and_then(|v| v["dir"].as_str().map(|d| dir.join(d).join("maps")));
         [last_checkpoint, Some(dir.join("maps.last"))]
             .into_iter()
             .flatten()

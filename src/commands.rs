@@ -461,7 +461,11 @@ pub fn calibrate(paths: &[PathBuf], json: bool, threads: usize, mut out: impl Wr
             c.overdispersion,
             c.overdispersion,
             "metric",
-            "mean ms",
+            if c.unit == "ns" {
+                "mean ms"
+            } else {
+                "mean events"
+            },
             "cv",
             "overdisp.",
             "detect@3 runs",
@@ -471,7 +475,7 @@ pub fn calibrate(paths: &[PathBuf], json: bool, threads: usize, mut out: impl Wr
             s.push_str(&format!(
                 "{:<24} {:>12.1} {:>7.1}% {:>10.2} {:>13.0}% {:>13.0}%\n",
                 m.metric,
-                m.mean / 1e6,
+                if c.unit == "ns" { m.mean / 1e6 } else { m.mean },
                 m.cv * 100.0,
                 m.overdispersion,
                 m.detectable_3_runs * 100.0,

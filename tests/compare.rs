@@ -167,6 +167,39 @@ fn budgets_files_are_read_and_checked() {
     assert_eq!(b[2]["verdict"], "unchanged", "{}", b[2]);
     // Same run on both sides: nothing can have changed.
     assert!(b.iter().all(|x| x["verdict"] != "regressed"));
+    // Limits that cannot gate are refused, each naming the budget.
+    for (bad, needle) in [
+        (
+            r#"{"budgets": [{"metric": "total", "max_increase": "5pp"}]}"#,
+            "needs \"mode\": \"share\"",
+        ),
+        (
+            r#"{"budgets": [{"metric": "exit", "max_increase": "NaN%"}]}"#,
+            "NaN%",
+        ),
+        (
+            r#"{"budgets": [{"metric": "exit", "max_increase": "-5%"}]}"#,
+            "-5%",
+        ),
+        (
+            r#"{"budgets": [{"metric": "exitt", "max_increase": "10%"}]}"#,
+            "no such metric",
+        ),
+    ] {
+        std::fs::write(&budgets, bad).unwrap();
+        let out = common::faultline(&[
+            "compare",
+            "--budgets",
+            budgets.to_str().unwrap(),
+            "--base",
+            never,
+            "--new",
+            never,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{bad}: {err}");
+    }
     std::fs::write(
         &budgets,
         r#"{"budgets": [{"metric": "exit", "max_increase": "lots"}]}"#,

@@ -81,21 +81,19 @@ impl Limit {
     /// Parses `10%`, `2pp` or a number (a ceiling).
     pub fn parse(s: &str) -> Option<Limit> {
         let s = s.trim();
-        if let Some(p) = s.strip_suffix('%') {
-            return p
-                .trim()
+        let number = |t: &str| {
+            t.trim()
                 .parse::<f64>()
                 .ok()
-                .map(|v| Limit::Relative(v / 100.0));
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        if let Some(p) = s.strip_suffix('%') {
+            return number(p).map(|v| Limit::Relative(v / 100.0));
         }
         if let Some(p) = s.strip_suffix("pp") {
-            return p
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .map(|v| Limit::Points(v / 100.0));
+            return number(p).map(|v| Limit::Points(v / 100.0));
         }
-        s.parse::<f64>().ok().map(Limit::Ceiling)
+        number(s).map(Limit::Ceiling)
     }
 
     fn describe(&self) -> String {
@@ -275,6 +273,8 @@ pub struct FrameChange {
 pub struct Comparison {
     /// The mode in force by default.
     pub mode: Mode,
+    /// What time-mode values count: `ns` for hrtimer clocks, else `events`.
+    pub unit: String,
     /// Runs per side.
     pub runs: BTreeMap<String, usize>,
     /// `welch` (≥3 runs per side) or `poisson`.
@@ -345,7 +345,11 @@ fn load(paths: &[PathBuf], opts: &CompareOptions) -> Result<Vec<Analysis>> {
                 threads: opts.threads,
                 ..AnalyzeOptions::default()
             };
-            crate::analyze::analyze(&a, &|_| {})
+            crate::analyze::analyze(&a, &|_| {}).map_err(|e| match e {
+                // Say which of the runs lacks the event.
+                Error::NoSuchEvent { .. } => Error::Mismatch(format!("{}: {e}", p.display())),
+                other => other,
+            })
         })
         .collect()
 }
@@ -402,6 +406,29 @@ fn scope_phases(a: &Analysis) -> &BTreeMap<String, crate::report::Phase> {
         .iter()
         .find(|p| p.workload)
         .map_or(&r.phases, |p| &p.phases)
+}
+
+/// Whether a budget's metric names something: the total, a frame, a phase of the
+/// built-in rules, or a phase seen in the runs.
+fn known_metric(metric: &str, base: &[Analysis], new: &[Analysis]) -> bool {
+    if metric == "total" || metric.starts_with("frame:") {
+        return true;
+    }
+    fn paths(rules: &[crate::phases::Rule], prefix: &str, out: &mut BTreeSet<String>) {
+        for r in rules {
+            let p = if prefix.is_empty() {
+                r.name.clone()
+            } else {
+                format!("{prefix}/{}", r.name)
+            };
+            paths(&r.children, &p, out);
+            out.insert(p);
+        }
+    }
+    let mut known = phase_paths(base.iter().chain(new));
+    paths(&crate::phases::Rules::builtin().phases, "", &mut known);
+    known.insert(crate::phases::OTHER.to_string());
+    known.contains(metric)
 }
 
 /// Every phase and sub-phase path in these runs.
@@ -553,7 +580,16 @@ pub fn decide(
         _ => {
             let kb = base_counts.iter().sum::<u64>() as f64;
             let kn = new_counts.iter().sum::<u64>() as f64;
-            stats::poisson_ratio(kb, kn, exposures.0, exposures.1, overdispersion)
+            let i = stats::poisson_ratio(kb, kn, exposures.0, exposures.1, overdispersion);
+            // Counts set the width; the values (periods differ between samples and
+            // runs) set the centre.
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let (mb, mn) = (mean(base), mean(new));
+            if mb > 0.0 && mn > 0.0 {
+                i.recentred(mn / mb)
+            } else {
+                i
+            }
         }
     };
     let p_permutation = welch.then(|| stats::permutation_p(base, new, floor));
@@ -674,13 +710,25 @@ pub fn compare_with_runs(
             (_, Some(c)) => Limit::Ceiling(c),
             (Some(s), None) => Limit::parse(s).ok_or_else(|| {
                 Error::Mismatch(format!(
-                    "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a number",
+                    "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a non-negative number",
                     spec.metric
                 ))
             })?,
             (None, None) => Limit::Relative(0.10),
         };
         let mode = spec.mode.unwrap_or(opts.mode);
+        if matches!(limit, Limit::Points(_)) && mode != Mode::Share {
+            return Err(Error::Mismatch(format!(
+                "budget {}: a limit in percentage points (\"pp\") needs \"mode\": \"share\"",
+                spec.metric
+            )));
+        }
+        if !known_metric(&spec.metric, &base, &new) {
+            return Err(Error::Mismatch(format!(
+                "budget {}: no such metric (use \"total\", a phase path such as \"exit\" or \"fault/table-alloc\", or \"frame:NAME\")",
+                spec.metric
+            )));
+        }
         let name = spec.name.clone().unwrap_or_else(|| spec.metric.clone());
         budgets.push(compare_metric(
             &base,
@@ -723,8 +771,14 @@ pub fn compare_with_runs(
     } else {
         "pass"
     };
+    let unit = if base[0].report.clock.kind == "hrtimer" {
+        "ns"
+    } else {
+        "events"
+    };
     let cmp = Comparison {
         mode: opts.mode,
+        unit: unit.into(),
         runs: BTreeMap::from([("base".into(), base.len()), ("new".into(), new.len())]),
         method: if welch {
             Method::Welch
@@ -899,6 +953,8 @@ pub fn diff_svg(
 pub struct Calibration {
     /// Runs measured.
     pub runs: usize,
+    /// What the means count: `ns` for hrtimer clocks, else `events`.
+    pub unit: String,
     /// Overdispersion of sample counts (variance / mean), median over phases with ≥20
     /// samples a run: pass it to compare with `--overdispersion` or in a budgets file.
     pub overdispersion: f64,
@@ -980,6 +1036,12 @@ pub fn calibrate(paths: &[PathBuf], threads: usize) -> Result<Calibration> {
         .unwrap_or(stats::DEFAULT_OVERDISPERSION)
         .max(1.0);
     Ok(Calibration {
+        unit: if runs[0].report.clock.kind == "hrtimer" {
+            "ns"
+        } else {
+            "events"
+        }
+        .into(),
         runs: runs.len(),
         overdispersion,
         metrics,

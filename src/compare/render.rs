@@ -9,11 +9,12 @@ fn pct(r: f64) -> String {
     format!("{:+.1}%", (r - 1.0) * 100.0)
 }
 
-fn value(v: f64, mode: super::Mode) -> String {
-    match mode {
-        super::Mode::Time => format!("{:.1} ms", v / 1e6),
-        super::Mode::Share => format!("{:.1}%", v * 100.0),
-        super::Mode::PerWork => format!("{v:.0} ns/fault"),
+fn value(v: f64, mode: super::Mode, unit: &str) -> String {
+    match (mode, unit) {
+        (super::Mode::Time, "ns") => format!("{:.1} ms", v / 1e6),
+        (super::Mode::Time, _) => format!("{v:.0} {unit}"),
+        (super::Mode::Share, _) => format!("{:.1}%", v * 100.0),
+        (super::Mode::PerWork, _) => format!("{v:.0} {unit}/fault"),
     }
 }
 
@@ -32,12 +33,12 @@ fn verdict(m: &MetricResult) -> String {
 
 /// The cells of a budget row: name, limit, base, new, change, interval low and high,
 /// smallest detectable change, verdict.
-fn budget_cells(b: &MetricResult) -> [String; 9] {
+fn budget_cells(b: &MetricResult, unit: &str) -> [String; 9] {
     [
         b.name.clone(),
         b.limit.clone().unwrap_or_default(),
-        value(b.base.mean, b.mode),
-        value(b.new.mean, b.mode),
+        value(b.base.mean, b.mode, unit),
+        value(b.new.mean, b.mode, unit),
         pct(b.ratio),
         pct(b.lo),
         pct(b.hi),
@@ -67,7 +68,7 @@ pub fn text(c: &Comparison) -> String {
         "budget", "limit", "base", "new", "change", "95% interval", "detect"
     );
     for b in &c.budgets {
-        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b);
+        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b, &c.unit);
         let _ = writeln!(
             s,
             "{name:<22} {limit:>8} {base:>14} {new:>14} {change:>9} {lo:>9} .. {hi:<8} {detect:>8}  {v}"
@@ -83,8 +84,8 @@ pub fn text(c: &Comparison) -> String {
             s,
             "{:<22} {:>14} {:>14} {:>9} {:>9} .. {:<8}  {}",
             p.name,
-            value(p.base.mean, p.mode),
-            value(p.new.mean, p.mode),
+            value(p.base.mean, p.mode, &c.unit),
+            value(p.new.mean, p.mode, &c.unit),
             pct(p.ratio),
             pct(p.lo),
             pct(p.hi),
@@ -147,7 +148,7 @@ pub fn markdown(c: &Comparison, links: &[(&str, &str)]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for b in &c.budgets {
-        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b);
+        let [name, limit, base, new, change, lo, hi, detect, v] = budget_cells(b, &c.unit);
         let _ = writeln!(
             s,
             "| {name} | {limit} | {base} | {new} | {change} | {lo} .. {hi} | {detect} | {v} |"
@@ -200,8 +201,8 @@ pub fn junit(c: &Comparison, fail_on_inconclusive: bool) -> String {
         let detail = format!(
             "{}: base {} new {} change {} (95% {} .. {}), verdict {}",
             b.name,
-            value(b.base.mean, b.mode),
-            value(b.new.mean, b.mode),
+            value(b.base.mean, b.mode, &c.unit),
+            value(b.new.mean, b.mode, &c.unit),
             pct(b.ratio),
             pct(b.lo),
             pct(b.hi),
