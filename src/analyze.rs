@@ -187,7 +187,13 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
         .iter()
         .map(|e| (e.name.clone(), e.samples))
         .collect();
+    let estimated = estimate_missing_periods(&mut profile, &events, &event_name);
     report.clock = clock_info(&profile, &events, &event_name);
+    if let Some(period) = estimated {
+        report.clock.source.push_str(&format!(
+            "; periods not printed, so each sample counts as the recorded period, {period} (1/frequency)"
+        ));
+    }
 
     // IRQ-sticky correction, hrtimer samples only.
     let hrtimer = report.clock.kind == "hrtimer";
@@ -366,6 +372,43 @@ fn scope_frames(
         }
     }
     out
+}
+
+/// Old perf output omits the period column, so every sample weighs 1. When the header
+/// gives the sampling event's fixed period or frequency, each sample stands for one
+/// period (for `-F`, 1e9/frequency ns for the hrtimer clocks). Returns the period used.
+fn estimate_missing_periods(profile: &mut Profile, events: &[EventId], name: &str) -> Option<u64> {
+    let printed = profile
+        .samples
+        .iter()
+        .any(|r| events.contains(&r.event) && r.weight != 1);
+    if printed {
+        return None;
+    }
+    let desc = profile.header.event(name).or_else(|| {
+        profile
+            .header
+            .events
+            .iter()
+            .find(|e| base_name(&e.name) == base_name(name))
+    })?;
+    let period = match (desc.sample_period, desc.sample_freq, desc.clock()) {
+        (Some(p), _, _) if p > 1 => p,
+        (_, Some(f), SampleClock::Hrtimer) if f > 0 => 1_000_000_000 / f,
+        _ => return None,
+    };
+    for r in profile
+        .samples
+        .iter_mut()
+        .filter(|r| events.contains(&r.event))
+    {
+        r.weight = period;
+    }
+    for e in events {
+        let stats = &mut profile.events[e.0 as usize];
+        stats.weight = stats.samples * period;
+    }
+    Some(period)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -256,3 +256,26 @@ fn bad_inputs_name_the_file() {
     assert!(String::from_utf8_lossy(&res.stderr).contains("perf.script"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn missing_periods_are_estimated_from_the_header_frequency() {
+    let dir = std::env::temp_dir().join(format!("faultline-noperiod-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("old.txt");
+    let sample = "pf 7 [000] 1.000001: cpu-clock:\n\tffff handle_mm_fault+0x10 ([kernel.kallsyms])\n\tffff asm_exc_page_fault+0x26 ([kernel.kallsyms])\n\n";
+    let header = "# event : name = cpu-clock, type = 1, config = 0x0, { sample_period, sample_freq } = 999, freq = 1\n";
+    std::fs::write(&f, format!("{header}{}", sample.repeat(10))).unwrap();
+    let r = analyse(&f).report;
+    assert_eq!(r.clock.mean_period, 1_001_001.0);
+    assert!(
+        r.clock.source.contains("periods not printed"),
+        "{}",
+        r.clock.source
+    );
+    assert_eq!(r.phases["fault"].weight, 10 * 1_001_001);
+    // Without a header nothing can be estimated: samples weigh 1, and nothing pretends.
+    std::fs::write(&f, sample.repeat(10)).unwrap();
+    let r = analyse(&f).report;
+    assert_eq!(r.clock.mean_period, 1.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
