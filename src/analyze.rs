@@ -99,8 +99,21 @@ fn sources(opts: &AnalyzeOptions) -> Sources {
     }
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// A run file as a JSON object. A missing file is normal (a killed workload writes no
+/// summary); one that exists but is not an object is reported in `warnings`.
+fn read_json(path: &Path, warnings: &mut Vec<String>) -> Option<Value> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) if v.is_object() => Some(v),
+        Ok(_) => {
+            warnings.push(format!("{}: not a JSON object; ignored", path.display()));
+            None
+        }
+        Err(e) => {
+            warnings.push(format!("{}: {e}; ignored", path.display()));
+            None
+        }
+    }
 }
 
 /// Runs the analysis.
@@ -139,18 +152,14 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
                 .map_or_else(String::new, |e| e.text.clone()),
         });
     }
-    let manifest = src
-        .run_dir
-        .as_ref()
-        .and_then(|d| read_json(&d.join(files::MANIFEST)));
-    let workload_summary = src
-        .run_dir
-        .as_ref()
-        .and_then(|d| read_json(&d.join("workload.json")));
-    let exit_info = src
-        .run_dir
-        .as_ref()
-        .and_then(|d| read_json(&d.join(files::EXIT)));
+    let mut warnings = Vec::new();
+    let mut run_file = |name: &str| {
+        let dir = src.run_dir.as_ref()?;
+        read_json(&dir.join(name), &mut warnings)
+    };
+    let manifest = run_file(files::MANIFEST);
+    let workload_summary = run_file("workload.json");
+    let exit_info = run_file(files::EXIT);
 
     // A run's manifest names the sampling event it recorded.
     let requested = opts.event.clone().or_else(|| {
@@ -179,6 +188,7 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
             kernel: profile.header.os_release.clone(),
             perf_version: profile.header.perf_version.clone(),
             skipped_lines: profile.diagnostics.total_skipped(),
+            warnings,
         },
         ..Report::default()
     };
@@ -1051,7 +1061,8 @@ fn last_checkpoint(proc_dir: &Path) -> Option<Value> {
 
 /// First and last values of a timeline field.
 fn timeline_range(path: &Path, field: impl Fn(&Value) -> Option<u64>) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(path).ok()?;
+    // Lossy: one bad byte must not hide the whole series.
+    let text = String::from_utf8_lossy(&std::fs::read(path).ok()?).into_owned();
     let values: Vec<u64> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -1061,7 +1072,8 @@ fn timeline_range(path: &Path, field: impl Fn(&Value) -> Option<u64>) -> Option<
 }
 
 fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {
-    let text = std::fs::read_to_string(path).ok()?;
+    // Lossy: one bad byte must not hide the whole series.
+    let text = String::from_utf8_lossy(&std::fs::read(path).ok()?).into_owned();
     let mut s = Series::default();
     for v in text
         .lines()

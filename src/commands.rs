@@ -284,6 +284,9 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
     bar.finish_and_clear();
     let analysis = analysis?;
     let r = &analysis.report;
+    for w in &r.input.warnings {
+        let _ = writeln!(warn, "faultline: {w}");
+    }
     if r.input.skipped_lines > 0 {
         let _ = writeln!(
             warn,

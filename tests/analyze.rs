@@ -279,3 +279,23 @@ fn missing_periods_are_estimated_from_the_header_frequency() {
     assert_eq!(r.clock.mean_period, 1.0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn corrupt_run_files_are_reported_not_silently_dropped() {
+    let dir = std::env::temp_dir().join(format!("faultline-corrupt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    std::fs::copy(
+        run("zero-page-4k").join("perf.script"),
+        dir.join("perf.script"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("manifest.json"), "[]").unwrap();
+    std::fs::write(dir.join("workload.json"), "{\"faults").unwrap();
+    let res = common::faultline(&["analyze", dir.to_str().unwrap()]);
+    assert!(res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("manifest.json: not a JSON object"), "{err}");
+    assert!(err.contains("workload.json: EOF"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -51,6 +51,8 @@ pub struct InputInfo {
     pub perf_version: Option<String>,
     /// Lines of the script that could not be used.
     pub skipped_lines: u64,
+    /// Run files that could not be used (a corrupt manifest, say), one sentence each.
+    pub warnings: Vec<String>,
 }
 
 /// The sampling clock.

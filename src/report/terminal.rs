@@ -618,6 +618,7 @@ pub(crate) fn sample_report() -> Report {
             kernel: Some("6.1.0-18-amd64".into()),
             perf_version: Some("6.1.76".into()),
             skipped_lines: 2,
+            warnings: Vec::new(),
         },
         clock: ClockInfo {
             event: "cpu-clock".into(),
