@@ -444,7 +444,23 @@ pub struct PerfExecutor;
 
 impl Executor for PerfExecutor {
     fn perf(&mut self, args: &[OsString]) -> io::Result<ExitStatus> {
-        Command::new("perf").args(args).status()
+        let mut child = Command::new("perf").args(args).spawn()?;
+        let mut forwarded = false;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            // A SIGINT sent to faultline alone (not its whole process group, as a
+            // terminal's Ctrl-C is) is passed on, so perf stops and writes its data.
+            if !forwarded && INTERRUPTED.load(Ordering::SeqCst) {
+                // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+                unsafe {
+                    libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+                }
+                forwarded = true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn perf_to_file(&mut self, args: &[OsString], out: &Path) -> io::Result<ExitStatus> {

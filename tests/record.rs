@@ -368,3 +368,42 @@ fn command_targets_and_refusals() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("command not found"));
     assert!(!run.path().exists());
 }
+
+#[test]
+fn sigint_stops_the_recording_and_cleans_up() {
+    require_recording!();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = RunDir::new("sigint");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "record",
+            "-o",
+            run.path().to_str().unwrap(),
+            "--mem-limit",
+            "1g",
+        ])
+        .args(["--workload", "zero-page", "--span", "64g"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: kill(2) on the pid of our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "stopped promptly, not at the end of a 64g fill"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert_eq!(run.manifest()["interrupted"], true);
+    no_leftover_cgroups();
+}
