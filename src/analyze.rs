@@ -433,6 +433,11 @@ pub fn payload_field<'a>(payload: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
+/// Whether a marker's payload names `pid` (`pid=1234`): OOM markers fire in other tasks.
+fn names_pid(m: &Marker, pid: i32) -> bool {
+    payload_field(&m.payload, "pid").and_then(|p| p.parse::<i32>().ok()) == Some(pid)
+}
+
 fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> ClockInfo {
     let desc = profile.header.event(name).or_else(|| {
         profile
@@ -687,7 +692,7 @@ fn tie_exit_work(
     let Some(pid) = workload else { return tied };
     let exit_start = markers
         .iter()
-        .filter(|m| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string()))
+        .filter(|m| m.pid == pid || names_pid(m, pid))
         .filter(|m| m.name == "oom:mark_victim" || m.name == "sched:sched_process_exit")
         .map(|m| m.time)
         .fold(f64::INFINITY, f64::min);
@@ -695,22 +700,17 @@ fn tie_exit_work(
         return tied;
     }
     let reaping: Vec<(f64, f64)> = {
-        let starts: Vec<f64> = markers
-            .iter()
-            .filter(|m| {
-                m.name == "oom:start_task_reaping"
-                    && payload_field(&m.payload, "pid") == Some(&pid.to_string())
-            })
-            .map(|m| m.time)
-            .collect();
-        let ends: Vec<f64> = markers
-            .iter()
-            .filter(|m| {
-                m.name == "oom:finish_task_reaping"
-                    && payload_field(&m.payload, "pid") == Some(&pid.to_string())
-            })
-            .map(|m| m.time)
-            .collect();
+        let times = |name: &str| -> Vec<f64> {
+            markers
+                .iter()
+                .filter(|m| m.name == name && names_pid(m, pid))
+                .map(|m| m.time)
+                .collect()
+        };
+        let (starts, ends) = (
+            times("oom:start_task_reaping"),
+            times("oom:finish_task_reaping"),
+        );
         starts
             .iter()
             .map(|&s| {
@@ -872,8 +872,7 @@ fn segments(
     let Some(pid) = workload else {
         return Vec::new();
     };
-    let mine =
-        |m: &&Marker| m.pid == pid || payload_field(&m.payload, "pid") == Some(&pid.to_string());
+    let mine = |m: &&Marker| m.pid == pid || names_pid(m, pid);
     let first = |name: &str| {
         markers
             .iter()

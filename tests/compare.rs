@@ -11,6 +11,13 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Runs faultline, expects exit 2, and returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = common::faultline(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn fixture(name: &str) -> String {
     common::fixture(name).to_str().unwrap().to_string()
 }
@@ -28,15 +35,13 @@ fn mismatched_kernel_or_event_exits_2_with_the_reason() {
         ),
     )
     .unwrap();
-    let out = common::faultline(&[
+    let err = fails(&[
         "compare",
         "--base",
         &base,
         "--new",
         other_kernel.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("kernel") && err.contains("6.1.0-test") && err.contains("--force"),
         "{err}"
@@ -62,15 +67,13 @@ fn mismatched_kernel_or_event_exits_2_with_the_reason() {
             .repeat(20),
     )
     .unwrap();
-    let out = common::faultline(&[
+    let err = fails(&[
         "compare",
         "--base",
         &base,
         "--new",
         cycles.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("event") && err.contains("cycles"), "{err}");
 }
 
