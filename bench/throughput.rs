@@ -3,8 +3,8 @@
 //! whole binary against inferno-collapse-perf.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use faultline::collapse::{self, FoldOptions};
-use faultline::profile::{BuildOptions, Profile};
+use faultline::fold::collapse::{self, FoldOptions};
+use faultline::ingest::profile::{BuildOptions, Profile};
 
 fn input() -> Vec<u8> {
     let path = concat!(

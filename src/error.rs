@@ -91,9 +91,6 @@ pub enum Error {
     /// Recordings that cannot be compared, or a comparison that cannot be made.
     #[error("cannot compare: {0}")]
     Mismatch(String),
-    /// A recording was refused or failed.
-    #[error(transparent)]
-    Record(#[from] crate::runner::RecordError),
     /// Writing output failed.
     #[error("writing {what}: {source}")]
     Write {

@@ -1,36 +1,40 @@
-//! faultline turns `perf script` recordings of memory-heavy programs into answers:
-//! folded stacks and flame graphs today; fault versus exit cost, page-table cost and
-//! regression gates as they land.
+//! faultline turns Linux `perf` recordings of memory-heavy programs into answers: folded
+//! stacks and flame graphs, fault versus exit cost, page-table cost and regression gates.
 //!
-//! Data flows one way: input bytes ([`input`]) → parsed samples ([`script`]) → an
-//! interned profile ([`profile`], [`intern`]) → outputs ([`collapse`], [`flame`]).
-//! Recordings come from [`runner`] (perf under a [`cgroup`] cap, [`thp`] mode, the
-//! [`sampler`] of [`procfs`]) running built-in [`workloads`], whose page-table cost
-//! [`pagetable`] predicts.
+//! The crate is grouped by layer; each layer uses only the layers below it
+//! (`tests/architecture.rs` enforces this):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | 0 base | [`units`], [`sys`], [`error`] |
+//! | 1 input and system facts | [`ingest`], [`procfs`] |
+//! | 2 outputs of a profile | [`fold`] |
+//! | 3 recording | [`record`] |
+//! | 4 analysis | [`analyze`] |
+//! | 5 workloads, comparison | [`workloads`], [`compare`] |
+//! | 6 renderings | [`report`] |
+//!
+//! Data flows one way: input bytes → parsed samples → an interned profile → transforms →
+//! outputs. The binary (`src/main.rs`, `src/cli/`) is the only code that knows clap,
+//! terminal wording and exit codes.
 #![warn(missing_docs)]
 
-pub mod cgroup;
-pub mod collapse;
-pub mod commands;
 pub mod error;
-pub mod exec;
-pub mod flame;
-pub mod input;
-pub mod intern;
-pub mod pagetable;
-pub mod procfs;
-pub mod profile;
-pub mod runner;
-pub mod sampler;
-pub mod script;
-pub mod symbols;
-pub mod thp;
+pub mod sys;
 pub mod units;
+
+pub mod ingest;
+pub mod procfs;
+
+pub mod fold;
+
+pub mod record;
+
+pub mod analyze;
+
+pub mod compare;
 pub mod workloads;
 
-pub use error::{Error, Result};
-pub mod analyze;
-pub mod compare;
-pub mod irq;
-pub mod phases;
 pub mod report;
+
+pub use error::{Error, Result};

@@ -3,9 +3,9 @@
 
 mod common;
 
-use faultline::collapse::{self, FoldOptions};
-use faultline::input::Input;
-use faultline::profile::{BuildOptions, Profile};
+use faultline::fold::collapse::{self, FoldOptions};
+use faultline::ingest::input::Input;
+use faultline::ingest::profile::{BuildOptions, Profile};
 
 fn options(flag: &str) -> (BuildOptions, FoldOptions) {
     let mut fold = FoldOptions::default();
@@ -102,7 +102,7 @@ fn multi_threaded_output_equals_single_threaded() {
                 );
             }
         }
-        split_somewhere |= faultline::script::split_at_records(input.bytes(), 7).len() > 1;
+        split_somewhere |= faultline::ingest::script::split_at_records(input.bytes(), 7).len() > 1;
     }
     assert!(
         split_somewhere,

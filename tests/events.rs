@@ -7,9 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use faultline::collapse::{self, FoldOptions};
-use faultline::input::Input;
-use faultline::profile::{BuildOptions, Profile};
+use faultline::fold::collapse::{self, FoldOptions};
+use faultline::ingest::input::Input;
+use faultline::ingest::profile::{BuildOptions, Profile};
 
 /// An independent reading of the text: per event name, (samples, callchain lines).
 fn count_by_hand(text: &str) -> BTreeMap<String, (u64, u64)> {
@@ -146,7 +146,7 @@ fn header_is_exposed() {
     assert_eq!(h.events.len(), 4);
     assert_eq!(
         h.event("cpu-clock").unwrap().clock(),
-        faultline::script::SampleClock::Hrtimer
+        faultline::ingest::script::SampleClock::Hrtimer
     );
     assert_eq!(h.event("cpu-clock").unwrap().sample_freq, Some(999));
     assert_eq!(h.lacks_cpu_pmu(), Some(true));

@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use faultline::collapse::{FoldOptions, fold, select_events};
-use faultline::flame::FlameOptions;
-use faultline::input::Input;
-use faultline::profile::Profile;
+use faultline::fold::collapse::{FoldOptions, fold, select_events};
+use faultline::fold::flame::FlameOptions;
+use faultline::ingest::input::Input;
+use faultline::ingest::profile::Profile;
 use faultline::report::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -145,7 +145,7 @@ fn flame_graphs() -> Vec<(String, String)> {
         assert!(!folded.stacks.is_empty());
         let title = format!("zero-page <4k> & {count_name}");
         let mut svg = Vec::new();
-        faultline::flame::render(
+        faultline::fold::flame::render(
             &folded.stacks,
             &FlameOptions {
                 title: title.clone(),

@@ -56,7 +56,7 @@ fn record(run: &RunDir, args: &[&str]) -> std::process::Output {
 }
 
 fn no_leftover_cgroups() {
-    let ctl = faultline::cgroup::Controller::detect().unwrap();
+    let ctl = faultline::record::cgroup::Controller::detect().unwrap();
     let left: Vec<_> = std::fs::read_dir(&ctl.root)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -81,11 +81,12 @@ fn no_leftover_cgroups() {
 
 /// (time ns, event, tid, symbols leaf first) of every sample in a perf.script.
 fn samples(run: &RunDir) -> Vec<(u64, String, i32, Vec<String>)> {
-    let input = faultline::input::Input::open(Some(&run.path().join("perf.script"))).unwrap();
+    let input =
+        faultline::ingest::input::Input::open(Some(&run.path().join("perf.script"))).unwrap();
     let mut out = Vec::new();
-    let mut header = faultline::script::Header::default();
-    let mut diag = faultline::script::Diagnostics::default();
-    faultline::script::parse(input.bytes(), &mut header, &mut diag, |s| {
+    let mut header = faultline::ingest::script::Header::default();
+    let mut diag = faultline::ingest::script::Diagnostics::default();
+    faultline::ingest::script::parse(input.bytes(), &mut header, &mut diag, |s| {
         out.push((
             s.head.time.map_or(0, |t| t.0),
             String::from_utf8_lossy(s.head.event).into_owned(),
@@ -187,7 +188,7 @@ fn breadth_first_page_tables_match_the_model() {
     assert!(out.status.success());
     let w = run.workload();
     let measured = w["vm_pte_kb"].as_u64().unwrap() as f64;
-    let predicted = faultline::pagetable::predict_breadth_first(faults)
+    let predicted = faultline::analyze::pagetable::predict_breadth_first(faults)
         .table_bytes
         .kib() as f64;
     let err = (measured - predicted).abs() / predicted;
@@ -317,7 +318,7 @@ fn memory_hog_needs_a_cap_and_dies_inside_it() {
 fn thp_mode_is_set_for_the_run_and_restored() {
     require_recording!();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let file = faultline::thp::THP_ENABLED;
+    let file = faultline::record::thp::THP_ENABLED;
     let before = std::fs::read_to_string(file).unwrap();
     let target = if before.contains("[never]") {
         "always"

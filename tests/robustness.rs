@@ -1,8 +1,8 @@
 //! Arbitrary bytes never panic the parser, and every line is accounted for: a sample's
 //! event line, a frame, a srcline, a comment or blank line, or a counted skip.
 
-use faultline::collapse::{self, FoldOptions};
-use faultline::profile::{BuildOptions, Profile};
+use faultline::fold::collapse::{self, FoldOptions};
+use faultline::ingest::profile::{BuildOptions, Profile};
 use proptest::prelude::*;
 
 fn check(data: &[u8]) {

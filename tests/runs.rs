@@ -5,8 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use faultline::input::Input;
-use faultline::profile::{BuildOptions, Profile};
+use faultline::ingest::input::Input;
+use faultline::ingest::profile::{BuildOptions, Profile};
 use serde_json::Value;
 
 fn run(name: &str) -> PathBuf {
@@ -75,7 +75,7 @@ fn breadth_first_page_tables_match_the_model() {
     let faults = w["faults_attempted"].as_u64().unwrap();
     assert_eq!(faults, 10_000);
     let measured = w["vm_pte_kb"].as_u64().unwrap() as f64;
-    let model = faultline::pagetable::predict_breadth_first(faults)
+    let model = faultline::analyze::pagetable::predict_breadth_first(faults)
         .table_bytes
         .kib() as f64;
     assert!(

@@ -400,7 +400,7 @@ fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
 }
 
 /// The phases compared: the workload's, or the whole recording's without one.
-fn scope_phases(a: &Analysis) -> &BTreeMap<String, crate::report::Phase> {
+fn scope_phases(a: &Analysis) -> &BTreeMap<String, crate::analyze::model::Phase> {
     let r = &a.report;
     r.processes
         .iter()
@@ -414,7 +414,7 @@ fn known_metric(metric: &str, base: &[Analysis], new: &[Analysis]) -> bool {
     if metric == "total" || metric.starts_with("frame:") {
         return true;
     }
-    fn paths(rules: &[crate::phases::Rule], prefix: &str, out: &mut BTreeSet<String>) {
+    fn paths(rules: &[crate::analyze::phases::Rule], prefix: &str, out: &mut BTreeSet<String>) {
         for r in rules {
             let p = if prefix.is_empty() {
                 r.name.clone()
@@ -426,8 +426,12 @@ fn known_metric(metric: &str, base: &[Analysis], new: &[Analysis]) -> bool {
         }
     }
     let mut known = phase_paths(base.iter().chain(new));
-    paths(&crate::phases::Rules::builtin().phases, "", &mut known);
-    known.insert(crate::phases::OTHER.to_string());
+    paths(
+        &crate::analyze::phases::Rules::builtin().phases,
+        "",
+        &mut known,
+    );
+    known.insert(crate::analyze::phases::OTHER.to_string());
     known.contains(metric)
 }
 
@@ -931,9 +935,9 @@ pub fn diff_svg(
         .into_iter()
         .map(|(s, w)| (s, w.round() as u64))
         .collect();
-    crate::flame::render(
+    crate::fold::flame::render(
         &folded,
-        &crate::flame::FlameOptions {
+        &crate::fold::flame::FlameOptions {
             title: "faultline compare: width base + new; red grew, blue shrank (significant), grey not significant".into(),
             subtitle: Some(format!(
                 "{} base runs vs {} new runs, {} mode",

@@ -6,7 +6,16 @@ use serde::Serialize;
 
 use super::{ProcError, numbered_lines, snippet};
 
-pub use crate::cgroup::CgroupVersion;
+/// Which cgroup interface the memory controller uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupVersion {
+    /// cgroup v1, one hierarchy per controller (`7:memory:/foo`): `memory.limit_in_bytes`,
+    /// `memory.oom_control`.
+    V1,
+    /// The unified hierarchy (`0::/foo`): `memory.max`, `memory.events`.
+    V2,
+}
 
 /// One line of `/proc/<pid>/cgroup`: `hierarchy-ID:controller-list:cgroup-path`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -392,7 +392,7 @@ fn phase_table(
 }
 
 /// Escapes text for HTML content and double- or single-quoted attribute values.
-pub(crate) fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         match c {

@@ -76,7 +76,7 @@ pub fn recording_unavailable() -> Option<String> {
     if !perf.is_ok_and(|o| o.status.success()) {
         return Some("perf not installed".into());
     }
-    if faultline::cgroup::Controller::detect().is_err() {
+    if faultline::record::cgroup::Controller::detect().is_err() {
         return Some("no memory cgroup controller".into());
     }
     None

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::runner::{WorkloadExit, files};
+use crate::record::runner::{WorkloadExit, files};
+use crate::sys::monotonic_ns;
 
 /// `faultline exec` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +25,6 @@ pub struct ExecOptions {
     pub tail: Duration,
     /// The command.
     pub argv: Vec<OsString>,
-}
-
-/// CLOCK_MONOTONIC in nanoseconds, the clock of `perf record -k mono`.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Runs the wrapper; returns the exit code to leave with (the child's, or 128 + signal).

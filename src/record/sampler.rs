@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::exec::monotonic_ns;
 use crate::procfs::{Meminfo, Status, Vmstat, live};
-use crate::runner::files;
+use crate::record::runner::files;
+use crate::sys::monotonic_ns;
 
 /// `/proc/meminfo` fields kept in the timeline (kB).
 pub const MEMINFO_FIELDS: [&str; 7] = [

@@ -12,8 +12,8 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::intern::{FRAME_KERNEL, FrameId, StackId};
-use crate::profile::{EventId, LeafId, Profile};
+use crate::ingest::intern::{FRAME_KERNEL, FrameId, StackId};
+use crate::ingest::profile::{EventId, LeafId, Profile};
 
 /// The IRQs-off region a re-enable site stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -394,7 +394,7 @@ fn kind_from_callers(profile: &Profile, stack: StackId) -> IrqKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::BuildOptions;
+    use crate::ingest::profile::BuildOptions;
 
     /// Builds a profile from a tiny script where `exc_page_fault+0xd7` holds most of
     /// the function's leaf samples.

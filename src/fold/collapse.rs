@@ -6,10 +6,10 @@ use std::io::{self, Write};
 use rustc_hash::FxHashMap;
 
 use crate::error::Error;
-use crate::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
-use crate::profile::{EventId, Profile, Thread, ThreadId};
-use crate::script::EventType;
-use crate::script::header::{base_name, looks_like_tracepoint};
+use crate::ingest::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
+use crate::ingest::profile::{EventId, Profile, Thread, ThreadId};
+use crate::ingest::script::EventType;
+use crate::ingest::script::header::{base_name, looks_like_tracepoint};
 
 /// How folded stacks are named and counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<E
             };
             // Events recorded without callchains (`page-faults/…,call-graph=no/`) only
             // count: their one-frame stacks are no profile. Take one only if nothing else.
-            let sampling = |e: &&crate::profile::EventStats| {
+            let sampling = |e: &&crate::ingest::profile::EventStats| {
                 !is_tracepoint(&e.name) && !e.name.contains("call-graph=no")
             };
             let first = profile

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::collapse::{self, FoldOptions, Folded};
-use crate::error::{Error, Result};
-use crate::flame::{self, FlameOptions};
-use crate::input::Input;
-use crate::profile::{BuildOptions, Profile};
-use crate::script::{SampleClock, SkipKind};
+use faultline::error::{Error, Result};
+use faultline::fold::collapse::{self, FoldOptions, Folded};
+use faultline::fold::flame::{self, FlameOptions};
+use faultline::ingest::input::Input;
+use faultline::ingest::profile::{BuildOptions, Profile};
+use faultline::ingest::script::{SampleClock, SkipKind};
 
 /// Options shared by the commands that read `perf script` text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -174,7 +174,7 @@ pub fn flamegraph(
         let hrtimer = folded.events.iter().all(|e| {
             profile.header.event(e).map(|d| d.clock()) == Some(SampleClock::Hrtimer)
                 || matches!(
-                    crate::script::header::base_name(e),
+                    faultline::ingest::script::header::base_name(e),
                     "cpu-clock" | "task-clock"
                 )
         });
@@ -219,8 +219,11 @@ fn file_label(path: &Path) -> String {
 }
 
 /// `faultline record`: checks the host, runs the recording, and prints a summary.
-pub fn record(opts: &crate::runner::RecordOptions, warn: &mut dyn Write) -> Result<()> {
-    use crate::runner::{self, HostFacts, PerfExecutor};
+pub fn record(
+    opts: &faultline::record::runner::RecordOptions,
+    warn: &mut dyn Write,
+) -> Result<(), super::CliError> {
+    use faultline::record::runner::{self, HostFacts, PerfExecutor};
     let host = HostFacts::probe();
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         path: "/proc/self/exe".into(),
@@ -268,7 +271,7 @@ pub fn record(opts: &crate::runner::RecordOptions, warn: &mut dyn Write) -> Resu
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnalyzeCommand {
     /// What to analyse and how.
-    pub analyze: crate::analyze::AnalyzeOptions,
+    pub analyze: faultline::analyze::AnalyzeOptions,
     /// Where to write flame graphs, report.json, report.md and index.html.
     pub report_dir: Option<PathBuf>,
     /// Print report.json to standard output instead of the terminal report.
@@ -277,10 +280,10 @@ pub struct AnalyzeCommand {
 
 /// `faultline analyze`: the terminal report (or JSON) on `out`, files in the report dir.
 pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write) -> Result<()> {
-    use crate::report;
+    use faultline::report;
     let size = std::fs::metadata(&opts.analyze.input).map_or(0, |m| m.len());
     let bar = progress_bar(size);
-    let analysis = crate::analyze::analyze(&opts.analyze, &|n| bar.inc(n));
+    let analysis = faultline::analyze::analyze(&opts.analyze, &|n| bar.inc(n));
     bar.finish_and_clear();
     let analysis = analysis?;
     let r = &analysis.report;
@@ -315,7 +318,7 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
                 // Samples without callchains (perf record without -g): keep the report.
                 return Ok(format!(
                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">{}: no stacks to draw</text></svg>",
-                    crate::report::html::esc(&title)
+                    faultline::report::html::esc(&title)
                 ));
             }
             let mut svg = Vec::new();
@@ -393,7 +396,7 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompareCommand {
     /// What to compare.
-    pub compare: crate::compare::CompareOptions,
+    pub compare: faultline::compare::CompareOptions,
     /// `text`, `md`, `json` or `junit`.
     pub format: String,
     /// Write the report here instead of standard output.
@@ -408,7 +411,7 @@ pub struct CompareCommand {
 
 /// `faultline compare`: returns the exit code (0 pass, 1 regressed, 3 inconclusive).
 pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
-    use crate::compare::{self, render};
+    use faultline::compare::{self, render};
     let (cmp, base, new) = compare::compare_with_runs(&opts.compare)?;
     if let Some(path) = &opts.diff_svg {
         let file = File::create(path).map_err(|source| Error::Io {
@@ -454,7 +457,7 @@ pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
 
 /// `faultline calibrate`: noise across A/A runs, as text or JSON.
 pub fn calibrate(paths: &[PathBuf], json: bool, threads: usize, mut out: impl Write) -> Result<()> {
-    let c = crate::compare::calibrate(paths, threads)?;
+    let c = faultline::compare::calibrate(paths, threads)?;
     let text = if json {
         serde_json::to_string_pretty(&c).expect("calibrations serialise") + "\n"
     } else {

@@ -6,20 +6,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::units::Bytes;
 
-/// Which cgroup interface the memory controller uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CgroupVersion {
-    /// cgroup v1, one hierarchy per controller (`7:memory:/foo`): `memory.limit_in_bytes`,
-    /// `memory.oom_control`.
-    V1,
-    /// The unified hierarchy (`0::/foo`): `memory.max`, `memory.events`.
-    V2,
-}
+pub use crate::procfs::CgroupVersion;
 
 /// Errors from cgroup handling, each naming the file involved.
 #[derive(Debug, thiserror::Error)]

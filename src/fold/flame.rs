@@ -64,7 +64,7 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
 pub fn looks_folded(data: &[u8]) -> bool {
     let mut seen = 0;
     for line in data.split(|&b| b == b'\n') {
-        let line = crate::script::line::trim_end(line);
+        let line = crate::ingest::script::line::trim_end(line);
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
@@ -89,7 +89,7 @@ fn parse_folded_line(line: &[u8]) -> Option<(&[u8], u64)> {
 pub fn read_folded(data: &[u8], path: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
     let mut merged: rustc_hash::FxHashMap<&[u8], u64> = Default::default();
     for (i, line) in data.split(|&b| b == b'\n').enumerate() {
-        let line = crate::script::line::trim_end(line);
+        let line = crate::ingest::script::line::trim_end(line);
         if line.is_empty() || line[0] == b'#' {
             continue;
         }

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cgroup::{CgroupError, Controller, MemoryCgroup};
-use crate::sampler;
-use crate::thp::{ThpGuard, ThpMode};
+use crate::record::cgroup::{CgroupError, Controller, MemoryCgroup};
+use crate::record::sampler;
+use crate::record::thp::{ThpGuard, ThpMode};
 use crate::units::Bytes;
 
 /// The tracepoints that mark the phases of a memory workload's life (domain.md §2).
@@ -350,7 +350,7 @@ pub fn plan(opts: &RecordOptions, host: &HostFacts, self_exe: &Path) -> Result<P
             "cpu-clock".to_string()
         }
     });
-    let base = crate::script::header::base_name(&event);
+    let base = crate::ingest::script::header::base_name(&event);
     let hrtimer = matches!(base, "cpu-clock" | "task-clock");
 
     let mut perf_args: Vec<OsString> = vec![
@@ -563,7 +563,7 @@ pub fn record(
     let thp_settings_before = sampler::thp_settings();
     let _thp = match opts.thp {
         Some(mode) => {
-            Some(ThpGuard::set(mode).map_err(io_err(Path::new(crate::thp::THP_ENABLED)))?)
+            Some(ThpGuard::set(mode).map_err(io_err(Path::new(crate::record::thp::THP_ENABLED)))?)
         }
         None => None,
     };
@@ -704,11 +704,12 @@ fn unique_suffix() -> u64 {
 
 /// Samples per event in a `perf script` file.
 fn count_samples(script: &Path) -> Result<serde_json::Map<String, serde_json::Value>, RecordError> {
-    let input = crate::input::Input::open(Some(script)).map_err(|e| RecordError::Io {
+    let input = crate::ingest::input::Input::open(Some(script)).map_err(|e| RecordError::Io {
         path: script.to_path_buf(),
         source: io::Error::other(e.to_string()),
     })?;
-    let profile = crate::profile::Profile::build(input.bytes(), Default::default(), &|_| {});
+    let profile =
+        crate::ingest::profile::Profile::build(input.bytes(), Default::default(), &|_| {});
     Ok(profile
         .events
         .iter()
@@ -727,7 +728,7 @@ mod tests {
             perf_event_paranoid: Some(2),
             has_cpu_pmu: false,
             cgroup: Some(Controller {
-                version: crate::cgroup::CgroupVersion::V1,
+                version: crate::record::cgroup::CgroupVersion::V1,
                 root: "/sys/fs/cgroup/memory".into(),
             }),
             kernel: "6.18.0".into(),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::intern::{FRAME_KERNEL, Interner, StackId};
+use crate::ingest::intern::{FRAME_KERNEL, Interner, StackId};
 
 /// The default rules: kernel 4.x–6.x names for x86-64.
 pub const BUILTIN_RULES: &str = r#"{"phases": [

@@ -5,27 +5,31 @@
 //! for the whole recording (with exit work other tasks did for the workload), time
 //! segments from the tracepoint markers, derived per-fault figures, and /proc evidence.
 
+pub mod irq;
+pub mod model;
+pub mod pagetable;
+pub mod phases;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use crate::collapse::{self, FoldOptions, StackNamer};
-use crate::error::{Error, Result};
-use crate::input::Input;
-use crate::intern::StackId;
-use crate::irq;
-use crate::phases::{Classifier, PhaseNode, Rules};
-use crate::procfs;
-use crate::profile::{BuildOptions, EventId, Profile, ThreadId};
-use crate::report::{
+use crate::analyze::model::{
     ClockInfo, Derived, InputInfo, IrqSticky, Marker, ModelComparison, Phase, ProcEvidence,
     ProcessPhases, Report, Segment, Series, StickySite, TiedWork, VmaFindings,
 };
-use crate::runner::{MARKERS, files};
-use crate::script::SampleClock;
-use crate::script::header::base_name;
+use crate::analyze::phases::{Classifier, PhaseNode, Rules};
+use crate::error::{Error, Result};
+use crate::fold::collapse::{self, FoldOptions, StackNamer};
+use crate::ingest::input::Input;
+use crate::ingest::intern::StackId;
+use crate::ingest::profile::{BuildOptions, EventId, Profile, ThreadId};
+use crate::ingest::script::SampleClock;
+use crate::ingest::script::header::base_name;
+use crate::procfs;
+use crate::record::runner::{MARKERS, files};
 
 /// `faultline analyze` options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

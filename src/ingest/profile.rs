@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indexmap::Equivalent;
 use rustc_hash::FxHashMap;
 
-use crate::intern::{
+use crate::ingest::intern::{
     FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, Interner, StackId,
 };
-use crate::script::{self, Diagnostics, Header, RawFrame, Sample};
-use crate::symbols;
+use crate::ingest::script::{self, Diagnostics, Header, RawFrame, Sample};
+use crate::ingest::symbols;
 use crate::units::Nanos;
 
 /// A thread as named on sample lines.

@@ -16,7 +16,7 @@
 //! to run unless the process sits in a memory cgroup whose limit is below `MemAvailable`
 //! ([`memory_cap`]), so the OOM killer acts inside that cgroup, not on the host.
 
-use crate::pagetable::{
+use crate::analyze::pagetable::{
     self, BreadthFirstOrder, PAGE_SIZE, PMD_TABLE_SPAN, PUD_TABLE_SPAN, Prediction,
 };
 use crate::units::Bytes;
@@ -245,7 +245,7 @@ pub struct Summary {
     /// CLOCK_MONOTONIC after unmapping or freeing everything, in ns: the gap to
     /// `mono_end_ns` is the teardown cost (minus the final checkpoint).
     pub mono_unmapped_ns: u64,
-    /// Page-table bytes the model predicts the touches create ([`crate::pagetable`]), when it
+    /// Page-table bytes the model predicts the touches create ([`crate::analyze::pagetable`]), when it
     /// applies. The PUD table can already exist for zero-page, making the delta 4 kB less.
     pub predicted_table_bytes: Option<u64>,
     /// The THP mode in force (`always`, `madvise`, `never`), which changes fault counts and
@@ -1298,7 +1298,7 @@ impl Checkpoints {
 // ---------------------------------------------------------------------------------------
 // Small readers of /proc and /sys (private on purpose: the procfs module is the full one).
 
-use crate::exec::monotonic_ns as mono_ns;
+use crate::sys::monotonic_ns as mono_ns;
 
 /// The `kB` value of `key` in `/proc/*/status` or `/proc/meminfo` text.
 fn status_kb(text: &str, key: &str) -> Option<u64> {

@@ -1,0 +1,567 @@
+//! The `faultline` command line: flags → option structs → library calls → exit codes.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use faultline::fold::collapse::FoldOptions;
+mod commands;
+
+use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
+use faultline::ingest::profile::BuildOptions;
+use faultline::record::runner::{RecordOptions, Scope, Target};
+use faultline::record::thp::ThpMode;
+use faultline::units::{Bytes, parse_duration};
+use faultline::workloads::{Advice, Workload};
+
+/// Turn Linux perf recordings of memory-heavy programs into answers.
+#[derive(Parser)]
+#[command(name = "faultline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fold `perf script` output into `comm;frame;…;leaf count` lines (inferno-compatible).
+    Collapse(CollapseArgs),
+    /// Render a flame graph SVG from `perf script` output or folded stacks.
+    Flamegraph(FlamegraphArgs),
+    /// Where the time went: IRQ-sticky correction, fault versus exit phases, /proc
+    /// evidence; a terminal report, and files with -o.
+    Analyze(AnalyzeArgs),
+    /// Compare base and new recordings: did fault or exit cost regress? Exit 0 pass,
+    /// 1 a fail-severity budget confidently regressed, 2 invalid input or mismatch,
+    /// 3 inconclusive (only with --fail-on-inconclusive).
+    Compare(CompareArgs),
+    /// Measure run-to-run noise of recordings of one build, and suggest tolerances.
+    Calibrate(CalibrateArgs),
+    /// Run a workload or command under `perf record`, capped in a memory cgroup, with
+    /// /proc snapshots, into a run directory.
+    Record(RecordArgs),
+    /// Run a built-in memory workload in this process.
+    Workload(WorkloadArgs),
+    /// Internal: the wrapper `record` starts under perf (joins the cgroup, runs CMD).
+    #[command(hide = true)]
+    Exec(ExecArgs),
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// A run directory from `faultline record`, or a `perf script` file.
+    input: PathBuf,
+    /// Write flamegraph.svg, flamegraph.corrected.svg, flamegraph.phases.svg,
+    /// report.json, report.md and index.html here.
+    #[arg(long, short = 'o', value_name = "REPORT_DIR")]
+    output: Option<PathBuf>,
+    /// Print report.json to standard output.
+    #[arg(long)]
+    json: bool,
+    /// /proc evidence (timeline.jsonl, maps.*) for a plain perf script file.
+    #[arg(long = "proc", value_name = "DIR")]
+    proc_dir: Option<PathBuf>,
+    /// Leave hrtimer samples on the IRQ re-enable sites where they landed.
+    #[arg(long)]
+    no_irq_correction: bool,
+    /// JSON phase rules extending or overriding the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Sampling event to analyse (default: the first non-tracepoint event).
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// Parser threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Base recordings (run directories or perf script files).
+    #[arg(long, num_args = 1.., required = true, value_name = "RUN")]
+    base: Vec<PathBuf>,
+    /// New recordings.
+    #[arg(long, num_args = 1.., required = true, value_name = "RUN")]
+    new: Vec<PathBuf>,
+    /// Budgets file (JSON; see the README).
+    #[arg(long, value_name = "FILE")]
+    budgets: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "md", "json", "junit"])]
+    format: String,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write a differential flame graph.
+    #[arg(long, value_name = "FILE")]
+    diff_svg: Option<PathBuf>,
+    /// time (CPU), share (of the total) or per-work (per page fault).
+    #[arg(long, default_value = "time", value_parser = ["time", "share", "per-work"])]
+    mode: String,
+    /// Report without failing (exit 0 unless an error).
+    #[arg(long)]
+    exit_zero: bool,
+    /// Exit 3 when a fail-severity budget is inconclusive.
+    #[arg(long)]
+    fail_on_inconclusive: bool,
+    /// Compare even when events, clocks, frequencies or kernels differ.
+    #[arg(long)]
+    force: bool,
+    /// Sample-count overdispersion for runs with fewer than 3 per side (from calibrate).
+    #[arg(long)]
+    overdispersion: Option<f64>,
+    /// Leave hrtimer samples uncorrected.
+    #[arg(long)]
+    no_irq_correction: bool,
+    /// Parser threads.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Three or more recordings of the same build.
+    #[arg(required = true, num_args = 3..)]
+    runs: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Parser threads.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    /// The run directory to create.
+    #[arg(long, short = 'o', value_name = "RUN_DIR")]
+    output: PathBuf,
+    /// Replace RUN_DIR if it holds a previous run.
+    #[arg(long)]
+    force: bool,
+    /// Memory cap for the workload (its own cgroup), e.g. 512m. Required for workloads
+    /// that can exhaust memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    mem_limit: Option<Bytes>,
+    /// THP mode for the run; the previous mode is restored afterwards.
+    #[arg(long, value_parser = ["always", "madvise", "never"])]
+    thp: Option<String>,
+    /// Sampling frequency in Hz.
+    #[arg(long, short = 'F', default_value_t = 999)]
+    freq: u32,
+    /// Sampling event (default: cycles where a PMU exists, else cpu-clock).
+    #[arg(long)]
+    event: Option<String>,
+    /// Another event to record, e.g. `page-faults/period=1,call-graph=no/` (repeatable).
+    #[arg(long = "extra-event", value_name = "EVENT")]
+    extra_events: Vec<String>,
+    /// Record all CPUs (the default for workloads that can exhaust memory).
+    #[arg(long, conflicts_with = "per_process")]
+    system_wide: bool,
+    /// Record only the workload's tasks.
+    #[arg(long)]
+    per_process: bool,
+    /// /proc sampling interval.
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    snapshot_interval: Duration,
+    /// How long to keep recording after the workload exits (deferred exit work).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    tail: Duration,
+    /// A built-in workload and its parameters; put it last:
+    /// `--workload breadth-first --faults 100000`.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "NAME [PARAMS]", conflicts_with = "command")]
+    workload: Vec<String>,
+    /// A command to run instead of a workload.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+#[derive(Args)]
+struct WorkloadArgs {
+    #[command(subcommand)]
+    workload: WorkloadCommand,
+}
+
+#[derive(Subcommand)]
+enum WorkloadCommand {
+    /// Read one byte per stride of a huge PROT_READ anonymous mapping: every read maps
+    /// the shared zero page, so only page tables grow.
+    ZeroPage {
+        /// Distance between reads: 4k (a PTE page per 2 MiB) or 2m (a PTE page per read).
+        #[arg(long, default_value = "4k", value_parser = parse_size)]
+        stride: Bytes,
+        /// Size of the mapping.
+        #[arg(long, default_value = "64g", value_parser = parse_size)]
+        span: Bytes,
+    },
+    /// Seed 000's pgd/pud/pmd-ordered reads: early faults cost 12, then 8, then 4 KiB
+    /// of page tables. Without --faults it runs until the OOM killer stops it.
+    BreadthFirst {
+        /// Stop after this many faults.
+        #[arg(long)]
+        faults: Option<u64>,
+        /// Size of the mapping.
+        #[arg(long, default_value = "64t", value_parser = parse_size)]
+        span: Bytes,
+    },
+    /// Read a page, then madvise it away, page after page.
+    Madvise {
+        /// MADV_FREE keeps page tables; MADV_DONTNEED lets the kernel free leaf tables
+        /// (each read page's whole 2 MiB range is advised).
+        #[arg(long, value_parser = ["free", "dontneed"])]
+        advice: String,
+        /// Pages to fault.
+        #[arg(long, default_value_t = 100_000)]
+        faults: u64,
+    },
+    /// malloc(4096)+memset until stopped (seed 001); runs only inside a capped cgroup.
+    MemoryHog {
+        /// Stop after allocating this much.
+        #[arg(long, value_parser = parse_size)]
+        limit: Option<Bytes>,
+    },
+    /// Seed 003's mprotect pattern: neighbouring cells get different anon_vmas and
+    /// never merge, one VMA per cell.
+    VmaFragment {
+        /// Number of 3-page cells.
+        #[arg(long, default_value_t = 20_000)]
+        cells: u64,
+        /// Touch first, then mprotect: the VMAs merge.
+        #[arg(long)]
+        prefault: bool,
+    },
+}
+
+#[derive(Args)]
+struct ExecArgs {
+    #[arg(long)]
+    run_dir: PathBuf,
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    tail_ms: u64,
+    #[arg(last = true, required = true)]
+    argv: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<Bytes, String> {
+    Bytes::parse(s)
+}
+
+impl WorkloadCommand {
+    fn workload(&self) -> Workload {
+        match self {
+            WorkloadCommand::ZeroPage { stride, span } => Workload::ZeroPage {
+                stride: *stride,
+                span: *span,
+            },
+            WorkloadCommand::BreadthFirst { faults, span } => Workload::BreadthFirst {
+                faults: *faults,
+                span: *span,
+            },
+            WorkloadCommand::Madvise { advice, faults } => Workload::Madvise {
+                advice: if advice == "free" {
+                    Advice::Free
+                } else {
+                    Advice::DontNeed
+                },
+                faults: *faults,
+            },
+            WorkloadCommand::MemoryHog { limit } => Workload::MemoryHog { limit: *limit },
+            WorkloadCommand::VmaFragment { cells, prefault } => Workload::VmaFragment {
+                cells: *cells,
+                prefault: *prefault,
+            },
+        }
+    }
+}
+
+/// Page faults a workload will take, when it is bounded.
+fn expected_faults(w: &Workload) -> Option<u64> {
+    match w {
+        Workload::Madvise { faults, .. } => Some(*faults),
+        Workload::VmaFragment { cells, .. } => Some(cells * 2),
+        _ => w.prediction().map(|p| p.faults),
+    }
+}
+
+/// `NAME PARAMS…` as `record --workload` takes them.
+#[derive(Parser)]
+#[command(name = "faultline record --workload", no_binary_name = true)]
+struct WorkloadWords {
+    #[command(subcommand)]
+    workload: WorkloadCommand,
+}
+
+/// Parses `NAME PARAMS…` as `faultline workload` would.
+fn parse_workload(words: &[String]) -> Result<Workload, clap::Error> {
+    Ok(WorkloadWords::try_parse_from(words)?.workload.workload())
+}
+
+impl RecordArgs {
+    fn options(&self) -> Result<RecordOptions, String> {
+        let target = if !self.workload.is_empty() {
+            let w = parse_workload(&self.workload).map_err(|e| e.to_string())?;
+            // Refuse bad parameters before perf, a cgroup or a run directory exist.
+            w.validate().map_err(|e| e.to_string())?;
+            let mem_available = faultline::procfs::live::read_meminfo()
+                .ok()
+                .and_then(|m| m.mem_available())
+                .unwrap_or(Bytes(u64::MAX));
+            Target::Workload {
+                name: w.name().to_string(),
+                args: self.workload[1..].to_vec(),
+                oom_prone: w.is_oom_prone(mem_available),
+                params: w.params(),
+                expected_faults: expected_faults(&w),
+            }
+        } else if !self.command.is_empty() {
+            Target::Command(self.command.clone())
+        } else {
+            return Err("nothing to run: give --workload NAME [PARAMS] or -- COMMAND".into());
+        };
+        let mut o = RecordOptions::new(target, self.output.clone());
+        o.force = self.force;
+        o.mem_limit = self.mem_limit;
+        o.thp = self.thp.as_deref().and_then(ThpMode::parse);
+        o.freq = self.freq;
+        o.event = self.event.clone();
+        o.extra_events = self.extra_events.clone();
+        o.scope = if self.system_wide {
+            Scope::SystemWide
+        } else if self.per_process {
+            Scope::PerProcess
+        } else {
+            Scope::Auto
+        };
+        o.snapshot_interval = self.snapshot_interval;
+        o.tail = self.tail;
+        Ok(o)
+    }
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// `perf script` output (omit or `-` for standard input).
+    input: Option<PathBuf>,
+    /// Fail on the first line that cannot be used, naming file and line.
+    #[arg(long)]
+    strict: bool,
+    /// Parser threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct FoldArgs {
+    /// Root stacks at `comm-PID`.
+    #[arg(long)]
+    pid: bool,
+    /// Root stacks at `comm-PID/TID`.
+    #[arg(long)]
+    tid: bool,
+    /// Suffix kernel frames with `_[k]`.
+    #[arg(long)]
+    kernel: bool,
+    /// Suffix JIT frames with `_[j]`.
+    #[arg(long)]
+    jit: bool,
+    /// Both `--kernel` and `--jit`.
+    #[arg(long)]
+    all: bool,
+    /// Name unresolved frames by address (`[unknown <7f…>]`).
+    #[arg(long)]
+    addrs: bool,
+    /// Event to fold: full name or base name (default: the first sampling event).
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// Count samples instead of summing sample periods.
+    #[arg(long)]
+    samples: bool,
+}
+
+#[derive(Args)]
+struct CollapseArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    fold: FoldArgs,
+}
+
+#[derive(Args)]
+struct FlamegraphArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    fold: FoldArgs,
+    /// Output SVG (`-` for standard output).
+    #[arg(long, short = 'o', value_name = "OUT.svg")]
+    output: PathBuf,
+    /// Title (default: the event and sample count).
+    #[arg(long)]
+    title: Option<String>,
+}
+
+impl InputArgs {
+    fn options(&self, fold: &FoldArgs) -> ReadOptions {
+        ReadOptions {
+            input: self.input.clone(),
+            strict: self.strict,
+            build: BuildOptions {
+                include_addrs: fold.addrs,
+                threads: self.threads,
+                keep_samples: false,
+            },
+        }
+    }
+}
+
+impl FoldArgs {
+    fn options(&self) -> FoldOptions {
+        FoldOptions {
+            include_pid: self.pid,
+            include_tid: self.tid,
+            annotate_kernel: self.kernel || self.all,
+            annotate_jit: self.jit || self.all,
+            count_samples: self.samples,
+            event: self.event.clone(),
+        }
+    }
+}
+
+/// An error of any layer, as the binary reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Reading, analysing or writing.
+    #[error(transparent)]
+    Lib(#[from] faultline::Error),
+    /// A recording was refused or failed.
+    #[error(transparent)]
+    Record(#[from] faultline::record::runner::RecordError),
+}
+
+/// Parses the command line, runs the command, and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout().lock();
+    let mut stderr = io::stderr().lock();
+    let result = match &cli.command {
+        Command::Collapse(a) => commands::collapse(
+            &CollapseOptions {
+                read: a.input.options(&a.fold),
+                fold: a.fold.options(),
+            },
+            stdout,
+            &mut stderr,
+        ),
+        Command::Flamegraph(a) => commands::flamegraph(
+            &FlamegraphOptions {
+                read: a.input.options(&a.fold),
+                fold: a.fold.options(),
+                output: a.output.clone(),
+                title: a.title.clone(),
+            },
+            stdout,
+            &mut stderr,
+        ),
+        Command::Analyze(a) => commands::analyze(
+            &commands::AnalyzeCommand {
+                analyze: faultline::analyze::AnalyzeOptions {
+                    input: a.input.clone(),
+                    proc_dir: a.proc_dir.clone(),
+                    no_irq_correction: a.no_irq_correction,
+                    rules: a.rules.clone(),
+                    event: a.event.clone(),
+                    threads: a.threads,
+                },
+                report_dir: a.output.clone(),
+                json: a.json,
+            },
+            stdout,
+            &mut stderr,
+        ),
+        Command::Compare(a) => {
+            let opts = commands::CompareCommand {
+                compare: faultline::compare::CompareOptions {
+                    base: a.base.clone(),
+                    new: a.new.clone(),
+                    budgets: a.budgets.clone(),
+                    mode: faultline::compare::Mode::parse(&a.mode).unwrap_or_default(),
+                    force: a.force,
+                    no_irq_correction: a.no_irq_correction,
+                    overdispersion: a.overdispersion,
+                    threads: a.threads,
+                },
+                format: a.format.clone(),
+                output: a.output.clone(),
+                diff_svg: a.diff_svg.clone(),
+                exit_zero: a.exit_zero,
+                fail_on_inconclusive: a.fail_on_inconclusive,
+            };
+            return match commands::compare(&opts, stdout) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => exit_with(Err(e), &mut stderr),
+            };
+        }
+        Command::Calibrate(a) => commands::calibrate(&a.runs, a.json, a.threads, stdout),
+        Command::Record(a) => {
+            return match a.options() {
+                Ok(o) => exit_with(commands::record(&o, &mut stderr), &mut stderr),
+                Err(msg) => {
+                    let _ = writeln!(stderr, "faultline: {msg}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Workload(a) => {
+            let w = a.workload.workload();
+            return match faultline::workloads::run(
+                &w,
+                &faultline::workloads::RunContext::from_env(),
+            ) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(stderr, "faultline workload: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Exec(a) => {
+            let opts = faultline::record::exec::ExecOptions {
+                run_dir: a.run_dir.clone(),
+                cgroup: a.cgroup.clone(),
+                tail: Duration::from_millis(a.tail_ms),
+                argv: a.argv.clone(),
+            };
+            return match faultline::record::exec::run(&opts) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    let _ = writeln!(stderr, "faultline: {e}");
+                    ExitCode::from(127)
+                }
+            };
+        }
+    };
+    exit_with(result, &mut stderr)
+}
+
+/// Maps an outcome to an exit code: 0 for success (and for a reader that closed the
+/// pipe early), 2 for any error, with the message on stderr.
+fn exit_with(result: Result<(), impl Into<CliError>>, stderr: &mut dyn Write) -> ExitCode {
+    match result.map_err(Into::into) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Lib(faultline::Error::Write { source, .. }))
+            if source.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "faultline: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Outputs made from a profile: folded stacks ([`collapse`]) and flame graphs ([`flame`]).
+
+pub mod collapse;
+pub mod flame;

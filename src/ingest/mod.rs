@@ -1,0 +1,8 @@
+//! Input layer: bytes in ([`input`]), `perf script` text parsed ([`script`]), an interned
+//! profile out ([`profile`], [`intern`], [`symbols`]).
+
+pub mod input;
+pub mod intern;
+pub mod profile;
+pub mod script;
+pub mod symbols;
