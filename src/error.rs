@@ -88,6 +88,24 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A `--budgets` file could not be used.
+    #[error("{}: not a valid budgets file: {message}", path.display())]
+    Budgets {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong, naming the key.
+        message: String,
+    },
+    /// Weights that add up past the largest 64-bit count: no real recording has them.
+    #[error("{}{}: {what} add up to more than {max} (the largest 64-bit count); the input's {what} are corrupt", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), max = u64::MAX)]
+    Overflow {
+        /// The input.
+        path: PathBuf,
+        /// The line where the sum passed the limit, when one line did.
+        line: Option<usize>,
+        /// What overflowed (`sample periods`, `folded counts`).
+        what: &'static str,
+    },
     /// Recordings that cannot be compared, or a comparison that cannot be made.
     #[error("cannot compare: {0}")]
     Mismatch(String),

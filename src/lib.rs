@@ -6,7 +6,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 base | [`units`], [`sys`], [`error`] |
+//! | 0 base | [`units`], [`sys`], [`error`], [`text`], [`outfile`] |
 //! | 1 input and system facts | [`ingest`], [`procfs`] |
 //! | 2 outputs of a profile | [`fold`] |
 //! | 3 recording | [`record`] |
@@ -20,7 +20,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod outfile;
 pub mod sys;
+pub mod text;
 pub mod units;
 
 pub mod ingest;

@@ -202,6 +202,7 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
         .map(|e| (e.name.clone(), e.samples))
         .collect();
     let estimated = estimate_missing_periods(&mut profile, &events, &event_name);
+    profile.check_weights(&src.script)?;
     report.clock = clock_info(&profile, &events, &event_name);
     if let Some(period) = estimated {
         report.clock.source.push_str(&format!(
@@ -420,7 +421,10 @@ fn estimate_missing_periods(profile: &mut Profile, events: &[EventId], name: &st
     }
     for e in events {
         let stats = &mut profile.events[e.0 as usize];
-        stats.weight = stats.samples * period;
+        stats.weight = stats.samples.checked_mul(period).unwrap_or_else(|| {
+            profile.weight_overflow = true;
+            u64::MAX
+        });
     }
     Some(period)
 }

@@ -1,7 +1,6 @@
 //! The `faultline` subcommands as library functions over plain option structs; the
 //! binary only turns flags into these structs and errors into exit codes.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +12,8 @@ use faultline::fold::flame::{self, FlameOptions};
 use faultline::ingest::input::Input;
 use faultline::ingest::profile::{BuildOptions, Profile};
 use faultline::ingest::script::{SampleClock, SkipKind};
+use faultline::outfile::{self, OutFile};
+use faultline::text::{escape_controls, escape_message};
 
 /// Options shared by the commands that read `perf script` text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub fn load_profile(read: &ReadOptions, input: &Input, warn: &mut dyn Write) -> 
     let profile = Profile::build(data, read.build, &|n| bar.inc(n));
     bar.finish_and_clear();
     check_diagnostics(read, input.path(), &profile, warn)?;
+    profile.check_weights(input.path())?;
     Ok(profile)
 }
 
@@ -104,7 +106,8 @@ fn check_diagnostics(
             }
             let _ = writeln!(warn, "faultline: {}: skipped {n} {kind}:", path.display());
             for e in d.examples.iter().filter(|e| e.kind == kind) {
-                let _ = writeln!(warn, "  line {}: {}", e.line, e.text);
+                // One input line (it has no newline); its leading tab is kept as read.
+                let _ = writeln!(warn, "  line {}: {}", e.line, escape_message(&e.text));
             }
         }
     } else if d.samples == 0 {
@@ -121,13 +124,14 @@ pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write)
         .events
         .iter()
         .filter(|e| !folded.events.contains(&e.name))
-        .map(|e| format!("{} ({} samples)", e.name, e.samples))
+        .map(|e| format!("{} ({} samples)", escape_controls(&e.name), e.samples))
         .collect();
     if !others.is_empty() {
+        let folded_names: Vec<_> = folded.events.iter().map(|e| escape_controls(e)).collect();
         let _ = writeln!(
             warn,
             "faultline: folded {} ({} samples); other events, not folded: {} (choose with --event)",
-            folded.events.join(", "),
+            folded_names.join(", "),
             folded.samples,
             others.join(", ")
         );
@@ -152,7 +156,8 @@ pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -
         .map_err(|source| Error::Write {
             what: "folded stacks".into(),
             source,
-        })
+        })?;
+    Ok(())
 }
 
 /// `faultline flamegraph`: writes an SVG from `perf script` text or folded stacks.
@@ -194,21 +199,14 @@ pub fn flamegraph(
         count_name,
         colors: Vec::new(),
     };
-    let write_err = |source| Error::Write {
-        what: opts.output.display().to_string(),
-        source,
-    };
     if opts.output == Path::new("-") {
-        flame::render(&stacks, &fopts, BufWriter::new(stdout))
+        flame::render(&stacks, &fopts, BufWriter::new(stdout))?;
     } else {
-        let file = File::create(&opts.output).map_err(|source| Error::Io {
-            path: opts.output.clone(),
-            source,
-        })?;
-        let mut w = BufWriter::new(file);
+        let mut w = OutFile::create(&opts.output)?;
         flame::render(&stacks, &fopts, &mut w)?;
-        w.flush().map_err(write_err)
+        w.commit()?;
     }
+    Ok(())
 }
 
 fn file_label(path: &Path) -> String {
@@ -365,8 +363,7 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
             ("report.md", markdown.as_bytes()),
         ];
         for (name, bytes) in files {
-            let path = dir.join(name);
-            std::fs::write(&path, bytes).map_err(|source| Error::Io { path, source })?;
+            outfile::write(&dir.join(name), bytes)?;
         }
         let html = report::html::render(
             r,
@@ -376,8 +373,7 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
                 ("Flame graph by phase", phases.as_str()),
             ],
         );
-        let path = dir.join("index.html");
-        std::fs::write(&path, html).map_err(|source| Error::Io { path, source })?;
+        outfile::write(&dir.join("index.html"), html.as_bytes())?;
     }
     if opts.json {
         out.write_all(json.as_bytes())
@@ -414,16 +410,9 @@ pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
     use faultline::compare::{self, render};
     let (cmp, base, new) = compare::compare_with_runs(&opts.compare)?;
     if let Some(path) = &opts.diff_svg {
-        let file = File::create(path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let mut w = BufWriter::new(file);
+        let mut w = OutFile::create(path)?;
         compare::diff_svg(&base, &new, &cmp, &mut w)?;
-        w.flush().map_err(|source| Error::Write {
-            what: path.display().to_string(),
-            source,
-        })?;
+        w.commit()?;
     }
     let svg_link = opts.diff_svg.as_ref().map(|p| p.display().to_string());
     let links: Vec<(&str, &str)> = svg_link
@@ -437,10 +426,7 @@ pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
         _ => render::text(&cmp),
     };
     match &opts.output {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?,
+        Some(path) => outfile::write(path, text.as_bytes())?,
         None => out
             .write_all(text.as_bytes())
             .map_err(|source| Error::Write {

@@ -1,7 +1,7 @@
 //! The `faultline` command line: flags → option structs → library calls → exit codes.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
 use faultline::ingest::profile::BuildOptions;
 use faultline::record::runner::{RecordOptions, Scope, Target};
 use faultline::record::thp::ThpMode;
+use faultline::text::TerminalWriter;
 use faultline::units::{Bytes, parse_duration};
 use faultline::workloads::{Advice, Workload};
 
@@ -447,8 +448,11 @@ pub enum CliError {
 /// Parses the command line, runs the command, and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let stdout = io::stdout().lock();
-    let mut stderr = io::stderr().lock();
+    // Messages quote input (lines, frame and event names): on a terminal no control
+    // character but newline and tab may pass. Standard output to a pipe or file is
+    // data (folded stacks, SVG) and passes as it is.
+    let stdout = TerminalWriter::new(io::stdout().lock(), io::stdout().is_terminal());
+    let mut stderr = TerminalWriter::new(io::stderr().lock(), true);
     let result = match &cli.command {
         Command::Collapse(a) => commands::collapse(
             &CollapseOptions {

@@ -105,8 +105,10 @@ impl Limit {
     }
 }
 
-/// One budget as written in a budgets file.
+/// One budget as written in a budgets file. Unknown keys are refused: a misspelt
+/// `max_increse` must not silently become the default limit.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetSpec {
     /// `total`, a phase path (`exit`, `fault/table-alloc`) or `frame:NAME` (inclusive).
     pub metric: String,
@@ -129,6 +131,7 @@ pub struct BudgetSpec {
 
 /// A budgets file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetsFile {
     /// The budgets.
     pub budgets: Vec<BudgetSpec>,
@@ -674,9 +677,9 @@ pub fn compare_with_runs(
                 source,
             })?;
             Some(
-                serde_json::from_str::<BudgetsFile>(&text).map_err(|e| Error::Rules {
+                serde_json::from_str::<BudgetsFile>(&text).map_err(|e| Error::Budgets {
                     path: path.clone(),
-                    message: format!("budgets: {e}"),
+                    message: e.to_string(),
                 })?,
             )
         }
@@ -708,12 +711,20 @@ pub fn compare_with_runs(
             new.len()
         ));
     }
+    // A budget that cannot gate is the budgets file's fault, and the message says so.
+    let bad_budget = |message: String| match &opts.budgets {
+        Some(path) => Error::Budgets {
+            path: path.clone(),
+            message,
+        },
+        None => Error::Mismatch(message),
+    };
     let mut budgets = Vec::new();
     for spec in &specs {
         let limit = match (&spec.max_increase, spec.max) {
             (_, Some(c)) => Limit::Ceiling(c),
             (Some(s), None) => Limit::parse(s).ok_or_else(|| {
-                Error::Mismatch(format!(
+                bad_budget(format!(
                     "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a non-negative number",
                     spec.metric
                 ))
@@ -722,13 +733,13 @@ pub fn compare_with_runs(
         };
         let mode = spec.mode.unwrap_or(opts.mode);
         if matches!(limit, Limit::Points(_)) && mode != Mode::Share {
-            return Err(Error::Mismatch(format!(
+            return Err(bad_budget(format!(
                 "budget {}: a limit in percentage points (\"pp\") needs \"mode\": \"share\"",
                 spec.metric
             )));
         }
         if !known_metric(&spec.metric, &base, &new) {
-            return Err(Error::Mismatch(format!(
+            return Err(bad_budget(format!(
                 "budget {}: no such metric (use \"total\", a phase path such as \"exit\" or \"fault/table-alloc\", or \"frame:NAME\")",
                 spec.metric
             )));

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{Comparison, MetricResult, Severity, Verdict};
+use crate::text::{escape_controls, escape_message};
 
 fn pct(r: f64) -> String {
     format!("{:+.1}%", (r - 1.0) * 100.0)
@@ -35,8 +36,8 @@ fn verdict(m: &MetricResult) -> String {
 /// smallest detectable change, verdict.
 fn budget_cells(b: &MetricResult, unit: &str) -> [String; 9] {
     [
-        b.name.clone(),
-        b.limit.clone().unwrap_or_default(),
+        escape_controls(&b.name).into_owned(),
+        escape_controls(b.limit.as_deref().unwrap_or_default()).into_owned(),
         value(b.base.mean, b.mode, unit),
         value(b.new.mean, b.mode, unit),
         pct(b.ratio),
@@ -83,7 +84,7 @@ pub fn text(c: &Comparison) -> String {
         let _ = writeln!(
             s,
             "{:<22} {:>14} {:>14} {:>9} {:>9} .. {:<8}  {}",
-            p.name,
+            escape_controls(&p.name),
             value(p.base.mean, p.mode, &c.unit),
             value(p.new.mean, p.mode, &c.unit),
             pct(p.ratio),
@@ -98,7 +99,7 @@ pub fn text(c: &Comparison) -> String {
             let _ = writeln!(
                 s,
                 "  {:<40} {:>9}  [{} .. {}]  q={:.3}",
-                f.frame,
+                escape_controls(&f.frame),
                 pct(f.ratio),
                 pct(f.lo),
                 pct(f.hi),
@@ -111,7 +112,7 @@ pub fn text(c: &Comparison) -> String {
         ("only in new", &c.frames_only_new),
     ] {
         if !list.is_empty() {
-            let shown: Vec<&str> = list.iter().take(10).map(String::as_str).collect();
+            let shown: Vec<_> = list.iter().take(10).map(|f| escape_controls(f)).collect();
             let more = if list.len() > 10 {
                 format!(" (+{} more)", list.len() - 10)
             } else {
@@ -121,7 +122,7 @@ pub fn text(c: &Comparison) -> String {
         }
     }
     for n in &c.notes {
-        let _ = writeln!(s, "note: {n}");
+        let _ = writeln!(s, "note: {}", escape_message(n));
     }
     s
 }
@@ -165,7 +166,7 @@ pub fn markdown(c: &Comparison, links: &[(&str, &str)]) -> String {
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {} .. {} | {:.3} |",
-                f.frame,
+                escape_controls(&f.frame),
                 pct(f.ratio),
                 pct(f.lo),
                 pct(f.hi),
@@ -185,8 +186,11 @@ pub fn markdown(c: &Comparison, links: &[(&str, &str)]) -> String {
     s
 }
 
+/// Text for an XML attribute or element: controls shown escaped (XML 1.0 cannot carry
+/// them at all), then the markup characters as entities.
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
+    escape_controls(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::text::escape_controls;
 
 /// What a flame graph shows besides its stacks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,16 +22,21 @@ pub struct FlameOptions {
 /// Renders folded `(stack, count)` pairs as an SVG. Colours come from a hash of each
 /// frame name, so the same input always gives the same bytes.
 pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -> Result<()> {
+    // inferno escapes `<`, `>` and `&` but passes control characters, which XML
+    // forbids: every name it is given goes through the one escape for untrusted text.
     let mut o = inferno::flamegraph::Options::default();
-    o.title = opts.title.clone();
-    o.subtitle = opts.subtitle.clone();
-    o.count_name = opts.count_name.clone();
+    o.title = escape_controls(&opts.title).into_owned();
+    o.subtitle = opts
+        .subtitle
+        .as_deref()
+        .map(|s| escape_controls(s).into_owned());
+    o.count_name = escape_controls(&opts.count_name).into_owned();
     o.hash = true;
     o.deterministic = true;
     let mut palette = inferno::flamegraph::color::PaletteMap::default();
     for (name, [r, g, b]) in &opts.colors {
         palette.insert(
-            name,
+            escape_controls(name),
             inferno::flamegraph::color::Color {
                 r: *r,
                 g: *g,
@@ -43,12 +49,26 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     }
     let lines: Vec<String> = stacks
         .iter()
-        .map(|(s, c)| format!("{} {c}", String::from_utf8_lossy(s)))
+        .map(|(s, c)| format!("{} {c}", escape_controls(&String::from_utf8_lossy(s))))
         .collect();
     if lines.is_empty() {
         return Err(Error::Write {
             what: "flame graph".into(),
             source: std::io::Error::other("no samples to draw"),
+        });
+    }
+    // inferno adds the counts up; a total past 64 bits would wrap and draw nonsense.
+    if stacks
+        .iter()
+        .try_fold(0u64, |sum, (_, c)| sum.checked_add(*c))
+        .is_none()
+    {
+        return Err(Error::Write {
+            what: "flame graph".into(),
+            source: std::io::Error::other(format!(
+                "the counts add up to more than {} and cannot be drawn",
+                u64::MAX
+            )),
         });
     }
     inferno::flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), out).map_err(|e| {
@@ -85,9 +105,12 @@ fn parse_folded_line(line: &[u8]) -> Option<(&[u8], u64)> {
     Some((&line[..sp], count))
 }
 
-/// Reads folded stacks (`a;b;c 12` per line), merging repeated stacks.
+/// Reads folded stacks (`a;b;c 12` per line), merging repeated stacks. Counts that add
+/// up past `u64::MAX` are an error naming the line where the total passed it: a flame
+/// graph cannot draw them.
 pub fn read_folded(data: &[u8], path: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
     let mut merged: rustc_hash::FxHashMap<&[u8], u64> = Default::default();
+    let mut total = 0u64;
     for (i, line) in data.split(|&b| b == b'\n').enumerate() {
         let line = crate::ingest::script::line::trim_end(line);
         if line.is_empty() || line[0] == b'#' {
@@ -97,6 +120,12 @@ pub fn read_folded(data: &[u8], path: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
             path: path.to_path_buf(),
             line: i + 1,
             text: String::from_utf8_lossy(line).into_owned(),
+        })?;
+        // Each stack's count is part of the total, so a total that fits bounds them.
+        total = total.checked_add(count).ok_or_else(|| Error::Overflow {
+            path: path.to_path_buf(),
+            line: Some(i + 1),
+            what: "folded counts",
         })?;
         *merged.entry(stack).or_insert(0) += count;
     }

@@ -158,6 +158,9 @@ pub struct Profile {
     pub leaves: FxIndexSet<(Box<[u8]>, u64)>,
     /// Samples with payloads, in input order, with [`BuildOptions::keep_samples`].
     pub markers: Vec<MarkerRecord>,
+    /// Whether a sum of sample periods passed `u64::MAX`; sums stop there. See
+    /// [`Profile::check_weights`].
+    pub weight_overflow: bool,
     /// Payloads of kept samples by (piece, line) while pieces are merged.
     pending_payloads: Vec<((usize, u64), String)>,
     /// (piece, line) of each kept sample while pieces are merged.
@@ -233,7 +236,26 @@ impl Profile {
         profile
     }
 
+    /// Fails when the sample periods of all events together pass `u64::MAX`. Every sum
+    /// faultline makes (per stack, per phase, per event) is part of that total, so
+    /// when it fits none of them wraps; when it does not, the periods are corrupt.
+    pub fn check_weights(&self, path: &std::path::Path) -> crate::Result<()> {
+        let total = self
+            .events
+            .iter()
+            .try_fold(0u64, |sum, e| sum.checked_add(e.weight));
+        if self.weight_overflow || total.is_none() {
+            return Err(crate::Error::Overflow {
+                path: path.to_path_buf(),
+                line: None,
+                what: "sample periods",
+            });
+        }
+        Ok(())
+    }
+
     fn absorb(&mut self, other: Profile) {
+        self.weight_overflow |= other.weight_overflow;
         let (_, stacks) = self.interner.absorb(&other.interner);
         let remap_stack = |st: StackId| {
             if st == StackId::EMPTY {
@@ -260,7 +282,7 @@ impl Profile {
                     Some(i) => {
                         let m = &mut self.events[i];
                         m.samples += e.samples;
-                        m.weight += e.weight;
+                        m.weight = add_weight(m.weight, e.weight, &mut self.weight_overflow);
                         m.first_seen = m.first_seen.min(e.first_seen);
                         i
                     }
@@ -294,7 +316,7 @@ impl Profile {
                 .entry((events[ev.0 as usize], threads[th.0 as usize], st))
                 .or_default();
             e.samples += c.samples;
-            e.weight += c.weight;
+            e.weight = add_weight(e.weight, c.weight, &mut self.weight_overflow);
         }
     }
 
@@ -441,6 +463,14 @@ struct Builder<'a> {
     piece: usize,
 }
 
+/// `sum + w`, stopping at `u64::MAX` and noting that it did.
+fn add_weight(sum: u64, w: u64, overflow: &mut bool) -> u64 {
+    sum.checked_add(w).unwrap_or_else(|| {
+        *overflow = true;
+        u64::MAX
+    })
+}
+
 impl<'a> Builder<'a> {
     fn new(opts: BuildOptions) -> Self {
         Builder {
@@ -476,16 +506,13 @@ impl<'a> Builder<'a> {
         let thread = self.thread(s);
         let stack = self.stack(s);
         let weight = s.head.period.unwrap_or(1);
-        let stats = &mut self.profile.events[event.0 as usize];
+        let p = &mut self.profile;
+        let stats = &mut p.events[event.0 as usize];
         stats.samples += 1;
-        stats.weight += weight;
-        let c = self
-            .profile
-            .counts
-            .entry((event, thread, stack))
-            .or_default();
+        stats.weight = add_weight(stats.weight, weight, &mut p.weight_overflow);
+        let c = p.counts.entry((event, thread, stack)).or_default();
         c.samples += 1;
-        c.weight += weight;
+        c.weight = add_weight(c.weight, weight, &mut p.weight_overflow);
         if self.opts.keep_samples {
             self.keep(s, event, thread, stack, weight);
         }

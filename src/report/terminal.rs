@@ -136,7 +136,7 @@ fn phases(report: &Report, w: &mut Lines) {
         .max()
         .unwrap_or(0)
         .clamp(24, 60);
-    let title = format!("Phases ({})", report.clock.event);
+    let title = format!("Phases ({})", one_line(&report.clock.event));
     w.line(&format!(
         "{:<name_w$}  {:>10}  {:>7}  {:>14}",
         truncate(&title, name_w),
@@ -493,12 +493,10 @@ pub(crate) fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// Text with control characters (newlines, tabs, escapes) turned into spaces, so one
-/// item stays on one line and cannot move the cursor.
+/// Text with control characters (newlines, tabs, escapes) shown escaped, so one item
+/// stays on one line and cannot move the cursor.
 pub(crate) fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::text::escape_controls(s).into_owned()
 }
 
 /// Cuts text to `width` characters, ending in `...` when cut.
@@ -869,7 +867,7 @@ mod tests {
         let mut r = Report::default();
         r.findings.push("two\nlines\x1b[31m red".into());
         let t = text(&r);
-        assert!(t.contains("  - two lines [31m red"), "{t}");
+        assert!(t.contains("  - two lines\\x1b[31m red"), "{t}");
         assert!(!t.contains('\x1b'));
     }
 }
