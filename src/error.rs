@@ -96,6 +96,15 @@ pub enum Error {
         /// What was wrong, naming the key.
         message: String,
     },
+    /// An input that is neither a regular file nor a pipe: reading a device such as
+    /// `/dev/zero` whole would never end.
+    #[error("{}: is a {kind}, not a file or a pipe; give a `perf script` file, a pipe or standard input", path.display())]
+    NotRegular {
+        /// The input.
+        path: PathBuf,
+        /// What it is (`character device`, `socket`…).
+        kind: &'static str,
+    },
     /// Weights that add up past the largest 64-bit count: no real recording has them.
     #[error("{}{}: {what} add up to more than {max} (the largest 64-bit count); the input's {what} are corrupt", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), max = u64::MAX)]
     Overflow {

@@ -1,9 +1,12 @@
-//! Issue 12, items 8-10: files are never written through planted symlinks, sums never
-//! wrap, budgets files refuse unknown keys.
+//! Issue 12, items 7-10 and 12: files are never written through planted symlinks, sums
+//! never wrap, budgets files refuse unknown keys, NUL bytes anywhere and device inputs
+//! are refused, and an input truncated while mapped ends with a message, not SIGBUS.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+
+use faultline::ingest::input::Input;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-safety-{}-{name}", std::process::id()));
@@ -160,5 +163,109 @@ fn budgets_files_refuse_unknown_keys_by_name() {
     assert!(
         err.contains("not a valid budgets file") && err.contains("lots"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_nul_anywhere_is_refused_with_file_and_line() {
+    let dir = scratch("nul");
+    let mut text = samples(&[1; 2000]).into_bytes();
+    assert!(
+        text.len() > 64 << 10,
+        "the NUL must come after the first 64 KiB"
+    );
+    let lines_before = text.iter().filter(|&&b| b == b'\n').count();
+    text.extend_from_slice(b"a 7 2.0: 1 cpu-clock:\n\t1184 f\0oops+0x1 (/x)\n\n");
+    let input = dir.join("late-nul.perf.txt");
+    std::fs::write(&input, &text).unwrap();
+    let err = fails(&["collapse", s(&input)]);
+    assert!(
+        err.contains(&format!(
+            "late-nul.perf.txt:{}: binary data",
+            lines_before + 2
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn devices_are_refused_and_pipes_still_read() {
+    let err = fails(&["collapse", "/dev/zero"]);
+    assert!(
+        err.contains("/dev/zero: is a character device, not a file or a pipe"),
+        "{err}"
+    );
+    // A FIFO is a pipe: read as before.
+    let dir = scratch("fifo");
+    let fifo = dir.join("in.fifo");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, samples(&[5, 7])).unwrap())
+    };
+    let out = common::faultline(&["collapse", s(&fifo)]);
+    writer.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a;main;f 12\n");
+}
+
+/// Set in the child run of the test below: the file to map and truncate.
+const CHILD: &str = "FAULTLINE_TEST_TRUNCATE_CHILD";
+
+#[test]
+fn a_file_truncated_while_mapped_stops_with_a_message_not_sigbus() {
+    if let Some(path) = std::env::var_os(CHILD) {
+        let path = PathBuf::from(path);
+        let input = Input::open(Some(&path)).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let sum: u64 = input.bytes().iter().map(|&b| u64::from(b)).sum();
+        panic!("read {sum} past the truncation without a fault");
+    }
+    let dir = scratch("sigbus");
+    let path = dir.join("shrinking.perf.txt");
+    std::fs::write(&path, samples(&[1; 5000])).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_file_truncated_while_mapped_stops_with_a_message_not_sigbus",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{:?}: {stderr}", out.status);
+    assert!(
+        stderr.contains("shrinking.perf.txt: the file shrank while faultline was reading it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_file_that_grows_while_read_is_reported() {
+    let dir = scratch("grow");
+    let path = dir.join("growing.perf.txt");
+    std::fs::write(&path, samples(&[1, 2])).unwrap();
+    let input = Input::open(Some(&path)).unwrap();
+    assert_eq!(input.changed(), None);
+    let before = input.bytes().len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, samples(&[3]).as_bytes()).unwrap();
+    let msg = input.changed().expect("growth noticed");
+    assert!(
+        msg.contains("growing.perf.txt: the file changed while faultline read it")
+            && msg.contains(&format!("the output covers the first {before} bytes")),
+        "{msg}"
     );
 }

@@ -156,7 +156,7 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
                 .map_or_else(String::new, |e| e.text.clone()),
         });
     }
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = input.changed().into_iter().collect();
     let mut run_file = |name: &str| {
         let dir = src.run_dir.as_ref()?;
         read_json(&dir.join(name), &mut warnings)

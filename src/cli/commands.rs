@@ -157,7 +157,15 @@ pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -
             what: "folded stacks".into(),
             source,
         })?;
+    warn_if_changed(&input, warn);
     Ok(())
+}
+
+/// Says so when the input file changed while it was read.
+fn warn_if_changed(input: &Input, warn: &mut dyn Write) {
+    if let Some(msg) = input.changed() {
+        let _ = writeln!(warn, "faultline: {msg}");
+    }
 }
 
 /// `faultline flamegraph`: writes an SVG from `perf script` text or folded stacks.
@@ -206,6 +214,7 @@ pub fn flamegraph(
         flame::render(&stacks, &fopts, &mut w)?;
         w.commit()?;
     }
+    warn_if_changed(&input, warn);
     Ok(())
 }
 

@@ -1,8 +1,14 @@
-//! Getting input bytes: a memory map for files, a buffer for standard input.
+//! Getting input bytes: a memory map for files, a buffer for pipes and standard input.
+//! Devices and sockets are refused (`/dev/zero` would be read forever); a mapped file
+//! that shrinks while it is read stops faultline with a message
+//! ([`super::mapguard`]); one that grows or is rewritten is reported afterwards by
+//! [`Input::changed`].
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use memmap2::Mmap;
 
@@ -12,10 +18,17 @@ use crate::error::{Error, Result};
 pub struct Input {
     path: PathBuf,
     data: Data,
+    /// The open file with its size and modification time when it was read, for
+    /// [`Input::changed`].
+    file: Option<(File, u64, Option<SystemTime>)>,
 }
 
 enum Data {
-    Mapped(Mmap),
+    /// The guard is dropped (its slot freed) before the map is unmapped.
+    Mapped {
+        _guard: super::mapguard::Guard,
+        map: Mmap,
+    },
     Owned(Vec<u8>),
 }
 
@@ -32,29 +45,40 @@ impl Input {
         };
         let file = File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        if meta.is_dir() {
-            return Err(Error::IsDirectory {
-                path: path.to_path_buf(),
-            });
-        }
+        check_kind(path, &meta)?;
         let data = if meta.is_file() && meta.len() > 0 {
-            // SAFETY: the map is read-only and private to this process. If another
-            // process truncates the file while we read it, accesses past the new end
-            // raise SIGBUS; perf script output is written once and not modified
-            // afterwards, which is the same assumption ripgrep makes for its inputs.
-            Data::Mapped(unsafe { Mmap::map(&file) }.map_err(io_err)?)
+            map(&file, path).map_err(io_err)?
         } else {
             // Pipes, FIFOs and /proc files report no length: read them.
             let mut buf = Vec::new();
             (&file).read_to_end(&mut buf).map_err(io_err)?;
             Data::Owned(buf)
         };
+        let stamp = (meta.len(), meta.modified().ok());
         let input = Input {
             path: path.to_path_buf(),
             data,
+            file: meta.is_file().then_some((file, stamp.0, stamp.1)),
         };
         input.check_text()?;
         Ok(input)
+    }
+
+    /// Whether the file changed while it was read: it grew, or was rewritten in place
+    /// (a shrink stops faultline first, see [`super::mapguard`]). The message says what
+    /// the output covers.
+    pub fn changed(&self) -> Option<String> {
+        let (file, len, modified) = self.file.as_ref()?;
+        let now = file.metadata().ok()?;
+        if now.len() == *len && now.modified().ok() == *modified {
+            return None;
+        }
+        Some(format!(
+            "{}: the file changed while faultline read it (was {len} bytes, now {}); the output covers the first {} bytes as they were read",
+            self.path.display(),
+            now.len(),
+            self.bytes().len()
+        ))
     }
 
     fn stdin() -> Result<Input> {
@@ -69,6 +93,7 @@ impl Input {
         let input = Input {
             path: "<stdin>".into(),
             data: Data::Owned(buf),
+            file: None,
         };
         input.check_text()?;
         Ok(input)
@@ -79,6 +104,7 @@ impl Input {
         let input = Input {
             path: name.into(),
             data: Data::Owned(bytes),
+            file: None,
         };
         input.check_text()?;
         Ok(input)
@@ -87,7 +113,7 @@ impl Input {
     /// The input's bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
-            Data::Mapped(m) => m,
+            Data::Mapped { map, .. } => map,
             Data::Owned(v) => v,
         }
     }
@@ -97,7 +123,8 @@ impl Input {
         &self.path
     }
 
-    /// Rejects perf.data files and other binary data, looking at the first 64 KiB.
+    /// Rejects perf.data files and other binary data: a NUL anywhere (a NUL in a frame
+    /// name would reach SVG and XML outputs, where no escape can represent it).
     fn check_text(&self) -> Result<()> {
         let data = self.bytes();
         if data.starts_with(b"PERFILE2") || data.starts_with(b"PERFFILE") {
@@ -105,9 +132,8 @@ impl Input {
                 path: self.path.clone(),
             });
         }
-        let head = &data[..data.len().min(64 << 10)];
-        if let Some(offset) = memchr::memchr(0, head) {
-            let line = memchr::memchr_iter(b'\n', &head[..offset]).count() + 1;
+        if let Some(offset) = memchr::memchr(0, data) {
+            let line = memchr::memchr_iter(b'\n', &data[..offset]).count() + 1;
             return Err(Error::Binary {
                 path: self.path.clone(),
                 offset,
@@ -115,5 +141,47 @@ impl Input {
             });
         }
         Ok(())
+    }
+}
+
+/// Refuses inputs that are neither regular files nor pipes: devices never end or are
+/// not text, sockets cannot be opened as files anyway.
+fn check_kind(path: &Path, meta: &Metadata) -> Result<()> {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return Err(Error::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let kind = if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        return Ok(());
+    };
+    Err(Error::NotRegular {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Maps a regular file and guards the mapping against the file shrinking; reads it
+/// when no guard is free.
+fn map(file: &File, path: &Path) -> std::io::Result<Data> {
+    // SAFETY: the map is read-only and private to this process. If another process
+    // truncates the file while we read it, accesses past the new end raise SIGBUS,
+    // which the guard registered below turns into a message and exit status 2.
+    let map = unsafe { Mmap::map(file) }?;
+    match super::mapguard::register(map.as_ptr(), map.len(), path) {
+        Some(guard) => Ok(Data::Mapped { _guard: guard, map }),
+        None => {
+            drop(map);
+            let mut buf = Vec::new();
+            (&*file).read_to_end(&mut buf)?;
+            Ok(Data::Owned(buf))
+        }
     }
 }

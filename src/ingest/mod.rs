@@ -3,6 +3,7 @@
 
 pub mod input;
 pub mod intern;
+mod mapguard;
 pub mod profile;
 pub mod script;
 pub mod symbols;
