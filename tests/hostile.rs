@@ -169,6 +169,10 @@ fn analyze_report_files_are_xml_and_its_terminal_report_is_safe() {
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("comm\\x01\\x02"), "{stdout}");
+    // HTML and Markdown are read in terminals and browsers: no controls either.
+    for file in ["index.html", "report.md"] {
+        assert_terminal_safe(file, &std::fs::read(report.join(file)).unwrap());
+    }
 
     // The event name is in the graphs' titles and the terminal report.
     let renamed = dir.join("event.perf.txt");

@@ -392,17 +392,16 @@ fn phase_table(
 }
 
 /// Escapes text for HTML content and double- or single-quoted attribute values.
+/// Control characters, parse errors in HTML, are shown escaped as everywhere else.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
+    for c in crate::text::escape_message(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // C0 controls other than whitespace are parse errors in HTML.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -547,7 +546,7 @@ mod tests {
     #[test]
     fn escapes_report_text() {
         let mut r = sample_report();
-        r.processes[0].comm = "a\"b'<c>".into();
+        r.processes[0].comm = "a\"b'<c>\x01".into();
         let h = render(&r, &[]);
         assert!(
             h.contains(
@@ -557,7 +556,7 @@ mod tests {
         );
         assert!(h.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted"));
         assert!(!h.contains("<b>"));
-        assert!(h.contains("<code>a&quot;b&#39;&lt;c&gt;</code>"));
+        assert!(h.contains("<code>a&quot;b&#39;&lt;c&gt;\\x01</code>"));
         // The raw JSON is escaped too.
         assert!(
             h.contains("Tables &lt;b&gt;grew&lt;/b&gt; as predicted: 8 bytes per fault.&quot;")
