@@ -156,17 +156,7 @@ fn analyze_report_files_are_xml_and_its_terminal_report_is_safe() {
     let input = dir.join("in.perf.txt");
     std::fs::write(&input, recording(20, 20, None)).unwrap();
     let report = dir.join("report");
-    let out = run(&[Path::new("analyze"), &input, Path::new("-o"), &report]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_terminal_safe("analyze stdout", &out.stdout);
-    assert_terminal_safe("analyze stderr", &out.stderr);
-    for svg in [
-        "flamegraph.svg",
-        "flamegraph.corrected.svg",
-        "flamegraph.phases.svg",
-    ] {
-        assert_xml(svg, &report.join(svg));
-    }
+    let out = analyze_safely(&input, &report);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("comm\\x01\\x02"), "{stdout}");
     // HTML and Markdown are read in terminals and browsers: no controls either.
@@ -177,7 +167,12 @@ fn analyze_report_files_are_xml_and_its_terminal_report_is_safe() {
     // The event name is in the graphs' titles and the terminal report.
     let renamed = dir.join("event.perf.txt");
     std::fs::write(&renamed, with_hostile_event(&recording(20, 20, None))).unwrap();
-    let out = run(&[Path::new("analyze"), &renamed, Path::new("-o"), &report]);
+    analyze_safely(&renamed, &report);
+}
+
+/// Runs `analyze INPUT -o REPORT`: its terminal output is safe, its three SVGs XML.
+fn analyze_safely(input: &Path, report: &Path) -> Output {
+    let out = run(&[Path::new("analyze"), input, Path::new("-o"), report]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_terminal_safe("analyze stdout", &out.stdout);
     assert_terminal_safe("analyze stderr", &out.stderr);
@@ -188,6 +183,7 @@ fn analyze_report_files_are_xml_and_its_terminal_report_is_safe() {
     ] {
         assert_xml(svg, &report.join(svg));
     }
+    out
 }
 
 #[test]

@@ -116,11 +116,25 @@ fn period_sums_past_64_bits_are_an_error_not_a_wrapped_count() {
     assert!(!dir.join("x.svg").exists());
 }
 
+/// Writes `text` as the budgets file and compares a run with itself: exit 2, stderr.
+fn compare_fails(budgets: &Path, text: &str) -> String {
+    std::fs::write(budgets, text).unwrap();
+    let never = common::root().join("fixtures/runs/stride-2m-oom-thp-never");
+    fails(&[
+        "compare",
+        "--budgets",
+        s(budgets),
+        "--base",
+        s(&never),
+        "--new",
+        s(&never),
+    ])
+}
+
 #[test]
 fn budgets_files_refuse_unknown_keys_by_name() {
     let dir = scratch("budgets");
     let budgets = dir.join("budgets.json");
-    let never = common::root().join("fixtures/runs/stride-2m-oom-thp-never");
     for (text, key) in [
         (
             r#"{"budgets": [{"metric": "exit", "max_increse": "50%"}]}"#,
@@ -128,16 +142,7 @@ fn budgets_files_refuse_unknown_keys_by_name() {
         ),
         (r#"{"budgets": [], "overdispersoin": 2}"#, "overdispersoin"),
     ] {
-        std::fs::write(&budgets, text).unwrap();
-        let err = fails(&[
-            "compare",
-            "--budgets",
-            s(&budgets),
-            "--base",
-            s(&never),
-            "--new",
-            s(&never),
-        ]);
+        let err = compare_fails(&budgets, text);
         assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
         assert!(
             err.contains("budgets.json: not a valid budgets file"),
@@ -146,20 +151,10 @@ fn budgets_files_refuse_unknown_keys_by_name() {
         assert!(!err.contains("rules file"), "{err}");
     }
     // A limit that cannot gate says whose fault it is, too.
-    std::fs::write(
+    let err = compare_fails(
         &budgets,
         r#"{"budgets": [{"metric": "exit", "max_increase": "lots"}]}"#,
-    )
-    .unwrap();
-    let err = fails(&[
-        "compare",
-        "--budgets",
-        s(&budgets),
-        "--base",
-        s(&never),
-        "--new",
-        s(&never),
-    ]);
+    );
     assert!(
         err.contains("not a valid budgets file") && err.contains("lots"),
         "{err}"
