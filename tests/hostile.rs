@@ -283,3 +283,33 @@ fn errors_quoting_input_lines_and_event_names_are_safe() {
         );
     }
 }
+
+#[test]
+fn folded_stacks_on_a_terminal_are_escaped() {
+    // `script` gives faultline a pseudo-terminal as standard output.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = scratch("tty");
+    let input = dir.join("in.perf.txt");
+    std::fs::write(&input, recording(2, 2, None)).unwrap();
+    let command = format!(
+        "{} collapse {}",
+        env!("CARGO_BIN_EXE_faultline"),
+        input.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // The terminal itself turns each newline into CR LF.
+    let shown = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert_terminal_safe("collapse on a terminal", shown.as_bytes());
+    assert!(shown.contains("comm\\x01\\x02"), "{shown}");
+}
