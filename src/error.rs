@@ -20,6 +20,14 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// A directory without a recording where one was expected; `hint` says what to give.
+    #[error("{}: {hint}", path.display())]
+    NotARecording {
+        /// The directory.
+        path: PathBuf,
+        /// What it is and what to give instead.
+        hint: String,
+    },
     /// A binary `perf.data` file was given instead of its text.
     #[error("{}: this is a perf.data file; convert it with `perf script --header -i {}`", path.display(), path.display())]
     PerfData {

@@ -146,7 +146,7 @@ fn header_is_exposed() {
     assert_eq!(h.events.len(), 4);
     assert_eq!(
         h.event("cpu-clock").unwrap().clock(),
-        faultline::ingest::script::SampleClock::Hrtimer
+        faultline::ingest::clock::SampleClock::Hrtimer(faultline::ingest::clock::Timer::CpuClock)
     );
     assert_eq!(h.event("cpu-clock").unwrap().sample_freq, Some(999));
     assert_eq!(h.lacks_cpu_pmu(), Some(true));

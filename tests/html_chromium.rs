@@ -188,7 +188,9 @@ fn report() -> Report {
         },
         clock: ClockInfo {
             event: "cpu-clock".into(),
-            kind: "hrtimer".into(),
+            kind: faultline::ingest::clock::SampleClock::Hrtimer(
+                faultline::ingest::clock::Timer::CpuClock,
+            ),
             source: "event name".into(),
             mean_period: 1_001_001.0,
             frequency_hz: Some(999),

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::ingest::clock::SampleClock;
+
 /// Everything `faultline analyze` found. Field names are the stable `report.json` keys.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -56,8 +58,8 @@ pub struct InputInfo {
 pub struct ClockInfo {
     /// The sampling event analysed.
     pub event: String,
-    /// `hrtimer`, `nmi` or `unknown`.
-    pub kind: String,
+    /// The clock; serialised as `hrtimer`, `nmi` or `unknown`.
+    pub kind: SampleClock,
     /// How the kind was decided (`perf header: type 1 config 0`, `event name`).
     pub source: String,
     /// Mean sample period in the event's unit (ns for cpu-clock).

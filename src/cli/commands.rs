@@ -1,5 +1,5 @@
-//! The `faultline` subcommands as library functions over plain option structs; the
-//! binary only turns flags into these structs and errors into exit codes.
+//! The `faultline` subcommands over plain option structs: they call the library, print
+//! what it returns as data (warnings, reports) and leave exit codes to `super`.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,20 +10,20 @@ use faultline::error::{Error, Result};
 use faultline::fold::collapse::{self, FoldOptions, Folded};
 use faultline::fold::flame::{self, FlameOptions};
 use faultline::ingest::input::Input;
-use faultline::ingest::profile::{BuildOptions, Profile};
-use faultline::ingest::script::{SampleClock, SkipKind};
+use faultline::ingest::load::{self, LoadOptions, LoadSummary, LoadWarning};
+use faultline::ingest::profile::Profile;
 use faultline::outfile::{self, OutFile};
 use faultline::text::{escape_controls, escape_message};
+
+use super::CliError;
 
 /// Options shared by the commands that read `perf script` text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// The input file; `None` or `-` reads standard input.
+    /// A file, a run directory, or `None`/`-` for standard input.
     pub input: Option<PathBuf>,
-    /// Fail on the first line that cannot be used instead of counting it.
-    pub strict: bool,
-    /// How frames are interned and how many threads parse.
-    pub build: BuildOptions,
+    /// Strictness, empty inputs, interning and threads.
+    pub load: LoadOptions,
 }
 
 /// `faultline collapse`.
@@ -48,17 +48,50 @@ pub struct FlamegraphOptions {
     pub title: Option<String>,
 }
 
-/// Reads and parses the input, reporting progress on a terminal for large inputs.
-pub fn load_profile(read: &ReadOptions, input: &Input, warn: &mut dyn Write) -> Result<Profile> {
-    let data = input.bytes();
-    let bar = progress_bar(data.len() as u64);
-    let profile = Profile::build(data, read.build, &|n| bar.inc(n));
+/// Opens the recording `input` names (a run directory's `perf.script` included).
+fn open_recording(input: Option<&Path>) -> Result<Input> {
+    let located = load::locate(input)?;
+    Input::open(Some(&located.recording))
+}
+
+/// Parses open input under the load policy, with a progress bar for large inputs, and
+/// prints what was left out.
+fn load_profile(read: &ReadOptions, input: &Input, warn: &mut dyn Write) -> Result<Profile> {
+    let bar = progress_bar(input.bytes().len() as u64);
+    let loaded = load::parse(input, &read.load, &|n| bar.inc(n));
     bar.finish_and_clear();
-    check_diagnostics(read, input.path(), &profile, warn)?;
-    profile.check_weights(input.path())?;
+    let (profile, summary) = loaded?;
+    print_load_summary(&summary, warn);
     Ok(profile)
 }
 
+/// Prints what loading a recording left out: the same words in every command.
+pub fn print_load_summary(summary: &LoadSummary, warn: &mut dyn Write) {
+    let path = summary.path.display();
+    for w in &summary.warnings {
+        match w {
+            LoadWarning::Skipped {
+                kind,
+                count,
+                examples,
+            } => {
+                let _ = writeln!(warn, "faultline: {path}: skipped {count} {kind}:");
+                for e in examples {
+                    // One input line (it has no newline); its leading tab is kept as read.
+                    let _ = writeln!(warn, "  line {}: {}", e.line, escape_message(&e.text));
+                }
+            }
+            LoadWarning::NoSamples => {
+                let _ = writeln!(warn, "faultline: {path}: no samples");
+            }
+            LoadWarning::Changed(msg) => {
+                let _ = writeln!(warn, "faultline: {msg}");
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr for inputs big enough to take a while; hidden otherwise.
 fn progress_bar(len: u64) -> ProgressBar {
     // Small inputs finish before a bar would be readable.
     if len < 64 << 20 {
@@ -72,48 +105,6 @@ fn progress_bar(len: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
-}
-
-fn check_diagnostics(
-    read: &ReadOptions,
-    path: &Path,
-    profile: &Profile,
-    warn: &mut dyn Write,
-) -> Result<()> {
-    let d = &profile.diagnostics;
-    if let Some(first) = d.first_skipped() {
-        if read.strict {
-            return Err(Error::Strict {
-                path: path.to_path_buf(),
-                line: first.line,
-                kind: first.kind.to_string(),
-                text: first.text.clone(),
-                total: d.total_skipped(),
-            });
-        }
-        if d.samples == 0 {
-            return Err(Error::NoSamples {
-                path: path.to_path_buf(),
-                lines: d.lines,
-                line: first.line,
-                text: first.text.clone(),
-            });
-        }
-        for kind in SkipKind::ALL {
-            let n = d.skipped(kind);
-            if n == 0 {
-                continue;
-            }
-            let _ = writeln!(warn, "faultline: {}: skipped {n} {kind}:", path.display());
-            for e in d.examples.iter().filter(|e| e.kind == kind) {
-                // One input line (it has no newline); its leading tab is kept as read.
-                let _ = writeln!(warn, "  line {}: {}", e.line, escape_message(&e.text));
-            }
-        }
-    } else if d.samples == 0 {
-        let _ = writeln!(warn, "faultline: {}: no samples", path.display());
-    }
-    Ok(())
 }
 
 /// Folds the profile as asked and tells `warn` what was left out.
@@ -148,7 +139,7 @@ pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write)
 
 /// `faultline collapse`: prints folded stacks to `out`.
 pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -> Result<()> {
-    let input = Input::open(opts.read.input.as_deref())?;
+    let input = open_recording(opts.read.input.as_deref())?;
     let profile = load_profile(&opts.read, &input, warn)?;
     let folded = fold_profile(&profile, &opts.fold, warn)?;
     folded
@@ -156,16 +147,44 @@ pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -
         .map_err(|source| Error::Write {
             what: "folded stacks".into(),
             source,
-        })?;
-    warn_if_changed(&input, warn);
-    Ok(())
+        })
 }
 
-/// Says so when the input file changed while it was read.
-fn warn_if_changed(input: &Input, warn: &mut dyn Write) {
-    if let Some(msg) = input.changed() {
-        let _ = writeln!(warn, "faultline: {msg}");
+/// Folded stacks with their counts.
+type Stacks = Vec<(Vec<u8>, u64)>;
+
+/// Stacks, a title and the unit of their counts, from folded text or a recording.
+fn flame_stacks(
+    opts: &FlamegraphOptions,
+    input: &Input,
+    warn: &mut dyn Write,
+) -> Result<(Stacks, String, String)> {
+    if flame::looks_folded(input.bytes()) {
+        let stacks = flame::read_folded(input.bytes(), input.path())?;
+        let total: u64 = stacks.iter().map(|(_, c)| c).sum();
+        let title = format!("{}: {total} (folded)", file_label(input.path()));
+        if let Some(msg) = input.changed() {
+            let _ = writeln!(warn, "faultline: {msg}");
+        }
+        return Ok((stacks, title, "samples".to_string()));
     }
+    let profile = load_profile(&opts.read, input, warn)?;
+    let folded = fold_profile(&profile, &opts.fold, warn)?;
+    let event = folded.events.join(", ");
+    let clocks: Vec<_> = folded
+        .events
+        .iter()
+        .map(|e| faultline::ingest::clock::SampleClock::decide(e, profile.header.event(e)).0)
+        .collect();
+    let count_name = if opts.fold.count_samples {
+        "samples"
+    } else if !clocks.is_empty() && clocks.iter().all(|c| c.is_hrtimer()) {
+        "ns"
+    } else {
+        "events"
+    };
+    let title = format!("{event}: {} samples", folded.samples);
+    Ok((folded.stacks, title, count_name.to_string()))
 }
 
 /// `faultline flamegraph`: writes an SVG from `perf script` text or folded stacks.
@@ -174,33 +193,8 @@ pub fn flamegraph(
     stdout: impl Write,
     warn: &mut dyn Write,
 ) -> Result<()> {
-    let input = Input::open(opts.read.input.as_deref())?;
-    let (stacks, title, count_name) = if flame::looks_folded(input.bytes()) {
-        let stacks = flame::read_folded(input.bytes(), input.path())?;
-        let total: u64 = stacks.iter().map(|(_, c)| c).sum();
-        let title = format!("{}: {total} (folded)", file_label(input.path()));
-        (stacks, title, "samples".to_string())
-    } else {
-        let profile = load_profile(&opts.read, &input, warn)?;
-        let folded = fold_profile(&profile, &opts.fold, warn)?;
-        let event = folded.events.join(", ");
-        let hrtimer = folded.events.iter().all(|e| {
-            profile.header.event(e).map(|d| d.clock()) == Some(SampleClock::Hrtimer)
-                || matches!(
-                    faultline::ingest::script::header::base_name(e),
-                    "cpu-clock" | "task-clock"
-                )
-        });
-        let count_name = if opts.fold.count_samples {
-            "samples"
-        } else if hrtimer && !folded.events.is_empty() {
-            "ns"
-        } else {
-            "events"
-        };
-        let title = format!("{event}: {} samples", folded.samples);
-        (folded.stacks, title, count_name.to_string())
-    };
+    let input = open_recording(opts.read.input.as_deref())?;
+    let (stacks, title, count_name) = flame_stacks(opts, &input, warn)?;
     let fopts = FlameOptions {
         title: opts.title.clone().unwrap_or(title),
         subtitle: None,
@@ -208,14 +202,12 @@ pub fn flamegraph(
         colors: Vec::new(),
     };
     if opts.output == Path::new("-") {
-        flame::render(&stacks, &fopts, BufWriter::new(stdout))?;
+        flame::render(&stacks, &fopts, BufWriter::new(stdout))
     } else {
         let mut w = OutFile::create(&opts.output)?;
         flame::render(&stacks, &fopts, &mut w)?;
-        w.commit()?;
+        w.commit()
     }
-    warn_if_changed(&input, warn);
-    Ok(())
 }
 
 fn file_label(path: &Path) -> String {
@@ -226,10 +218,11 @@ fn file_label(path: &Path) -> String {
 }
 
 /// `faultline record`: checks the host, runs the recording, and prints a summary.
+/// Returns whether Ctrl-C cut the recording short.
 pub fn record(
     opts: &faultline::record::runner::RecordOptions,
     warn: &mut dyn Write,
-) -> Result<(), super::CliError> {
+) -> Result<bool, CliError> {
     use faultline::record::runner::{self, HostFacts, PerfExecutor};
     let host = HostFacts::probe();
     let exe = std::env::current_exe().map_err(|source| Error::Io {
@@ -271,7 +264,7 @@ pub fn record(
     if outcome.interrupted {
         let _ = writeln!(warn, "faultline: interrupted; the recording is partial");
     }
-    Ok(())
+    Ok(outcome.interrupted)
 }
 
 /// `faultline analyze`.
@@ -281,120 +274,171 @@ pub struct AnalyzeCommand {
     pub analyze: faultline::analyze::AnalyzeOptions,
     /// Where to write flame graphs, report.json, report.md and index.html.
     pub report_dir: Option<PathBuf>,
+    /// Write into a non-empty report directory that holds no earlier report.
+    pub force: bool,
     /// Print report.json to standard output instead of the terminal report.
     pub json: bool,
 }
 
+/// The files `analyze -o` writes.
+const REPORT_FILES: [&str; 6] = [
+    "flamegraph.svg",
+    "flamegraph.corrected.svg",
+    "flamegraph.phases.svg",
+    "report.json",
+    "report.md",
+    "index.html",
+];
+
 /// `faultline analyze`: the terminal report (or JSON) on `out`, files in the report dir.
-pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write) -> Result<()> {
-    use faultline::report;
-    let size = std::fs::metadata(&opts.analyze.input).map_or(0, |m| m.len());
+pub fn analyze(
+    opts: &AnalyzeCommand,
+    mut out: impl Write,
+    warn: &mut dyn Write,
+) -> Result<(), CliError> {
+    if let Some(dir) = &opts.report_dir {
+        check_report_dir(dir, opts.force)?;
+    }
+    let size = load::locate(Some(&opts.analyze.input))
+        .ok()
+        .and_then(|l| std::fs::metadata(l.recording).ok())
+        .map_or(0, |m| m.len());
     let bar = progress_bar(size);
     let analysis = faultline::analyze::analyze(&opts.analyze, &|n| bar.inc(n));
     bar.finish_and_clear();
     let analysis = analysis?;
-    let r = &analysis.report;
-    for w in &r.input.warnings {
+    print_load_summary(&analysis.load, warn);
+    for w in &analysis.report.input.warnings {
         let _ = writeln!(warn, "faultline: {w}");
     }
-    if r.input.skipped_lines > 0 {
-        let _ = writeln!(
-            warn,
-            "faultline: {}: skipped {} unreadable lines (run `faultline collapse --strict` to see where)",
-            opts.analyze.input.display(),
-            r.input.skipped_lines
-        );
-    }
-    let json = serde_json::to_string_pretty(r).expect("reports serialise") + "\n";
-    let write_err = |what: &str| {
-        let what = what.to_string();
-        move |source| Error::Write { what, source }
-    };
+    let json = serde_json::to_string_pretty(&analysis.report).expect("reports serialise") + "\n";
     if let Some(dir) = &opts.report_dir {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let count_name = if r.clock.kind == "hrtimer" {
-            "ns"
-        } else {
-            "events"
-        };
-        let graph = |stacks: &[(Vec<u8>, u64)], title: String, colors: Vec<(String, [u8; 3])>| {
-            if stacks.is_empty() {
-                // Samples without callchains (perf record without -g): keep the report.
-                return Ok(format!(
-                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">{}: no stacks to draw</text></svg>",
-                    faultline::report::html::esc(&title)
-                ));
-            }
-            let mut svg = Vec::new();
-            flame::render(
-                stacks,
-                &FlameOptions {
-                    title,
-                    subtitle: None,
-                    count_name: count_name.into(),
-                    colors,
-                },
-                &mut svg,
-            )
-            .map(|()| String::from_utf8_lossy(&svg).into_owned())
-        };
-        let samples = r.events.get(&r.clock.event).copied().unwrap_or(0);
-        let raw = graph(
-            &analysis.raw,
-            format!("{}: {samples} samples, as recorded", r.clock.event),
-            Vec::new(),
-        )?;
-        let corrected = graph(
-            &analysis.corrected,
-            format!(
-                "{}: {samples} samples, {} moved off IRQ re-enable sites",
-                r.clock.event, r.irq_sticky.moved_samples
-            ),
-            Vec::new(),
-        )?;
-        let phases = graph(
-            &analysis.by_phase,
-            format!(
-                "{}: by phase (fault orange, exit red, syscall blue, user green)",
-                r.clock.event
-            ),
-            analysis.phase_colors.clone(),
-        )?;
-        let markdown = report::markdown::render(r);
-        let files: [(&str, &[u8]); 5] = [
-            ("flamegraph.svg", raw.as_bytes()),
-            ("flamegraph.corrected.svg", corrected.as_bytes()),
-            ("flamegraph.phases.svg", phases.as_bytes()),
-            ("report.json", json.as_bytes()),
-            ("report.md", markdown.as_bytes()),
-        ];
-        for (name, bytes) in files {
-            outfile::write(&dir.join(name), bytes)?;
-        }
-        let html = report::html::render(
-            r,
-            &[
-                ("Flame graph (as recorded)", raw.as_str()),
-                ("Flame graph (IRQ-sticky corrected)", corrected.as_str()),
-                ("Flame graph by phase", phases.as_str()),
-            ],
-        );
-        outfile::write(&dir.join("index.html"), html.as_bytes())?;
+        write_report_dir(dir, &analysis, &json)?;
     }
+    let write_err = |source| Error::Write {
+        what: "report".into(),
+        source,
+    };
     if opts.json {
-        out.write_all(json.as_bytes())
-            .map_err(write_err("report.json"))?;
+        out.write_all(json.as_bytes()).map_err(write_err)?;
     } else {
-        report::terminal::render(r, &mut out).map_err(write_err("report"))?;
+        faultline::report::terminal::render(&analysis.report, &mut out).map_err(write_err)?;
         if let Some(dir) = &opts.report_dir {
-            writeln!(out, "\nReport: {}", dir.join("index.html").display())
-                .map_err(write_err("report"))?;
+            writeln!(out, "\nReport: {}", dir.join("index.html").display()).map_err(write_err)?;
         }
     }
-    out.flush().map_err(write_err("report"))
+    Ok(out.flush().map_err(write_err)?)
+}
+
+/// Refuses a report directory that holds files but no report of ours, unless forced:
+/// `analyze -o` must not overwrite what it did not write.
+fn check_report_dir(dir: &Path, force: bool) -> Result<(), CliError> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        // Absent (it will be created) or unreadable (creating files will say why).
+        return Ok(());
+    };
+    if force || entries.next().is_none() || holds_our_report(dir) {
+        return Ok(());
+    }
+    Err(CliError::Refused(format!(
+        "{}: not empty and holds no report from `faultline analyze`; choose another directory, or add --force to write {} into it",
+        dir.display(),
+        REPORT_FILES.join(", ")
+    )))
+}
+
+/// Whether `dir/report.json` is a report this program wrote: a JSON object with the
+/// report's own top-level keys.
+fn holds_our_report(dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join("report.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    ["input", "clock", "irq_sticky", "phases", "findings"]
+        .iter()
+        .all(|k| v.get(k).is_some())
+}
+
+/// A flame graph SVG of folded stacks, or a placeholder when there are none.
+fn graph_svg(
+    stacks: &[(Vec<u8>, u64)],
+    title: String,
+    colors: Vec<(String, [u8; 3])>,
+    count_name: &str,
+) -> Result<String> {
+    if stacks.is_empty() {
+        // Samples without callchains (perf record without -g): keep the report.
+        return Ok(format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">{}: no stacks to draw</text></svg>",
+            faultline::report::html::esc(&title)
+        ));
+    }
+    let mut svg = Vec::new();
+    let fopts = FlameOptions {
+        title,
+        subtitle: None,
+        count_name: count_name.into(),
+        colors,
+    };
+    flame::render(stacks, &fopts, &mut svg)?;
+    Ok(String::from_utf8_lossy(&svg).into_owned())
+}
+
+/// Writes the three flame graphs, report.json, report.md and index.html into `dir`.
+fn write_report_dir(dir: &Path, analysis: &faultline::analyze::Analysis, json: &str) -> Result<()> {
+    use faultline::report;
+    let r = &analysis.report;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let unit = r.clock.kind.weight_unit();
+    let event = &r.clock.event;
+    let samples = r.events.get(event).copied().unwrap_or(0);
+    let raw = graph_svg(
+        &analysis.raw,
+        format!("{event}: {samples} samples, as recorded"),
+        Vec::new(),
+        unit,
+    )?;
+    let corrected = graph_svg(
+        &analysis.corrected,
+        format!(
+            "{event}: {samples} samples, {} moved off IRQ re-enable sites",
+            r.irq_sticky.moved_samples
+        ),
+        Vec::new(),
+        unit,
+    )?;
+    let phases = graph_svg(
+        &analysis.by_phase,
+        format!("{event}: by phase (fault orange, exit red, syscall blue, user green)"),
+        analysis.phase_colors.clone(),
+        unit,
+    )?;
+    let html = report::html::render(
+        r,
+        &[
+            ("Flame graph (as recorded)", raw.as_str()),
+            ("Flame graph (IRQ-sticky corrected)", corrected.as_str()),
+            ("Flame graph by phase", phases.as_str()),
+        ],
+    );
+    let markdown = report::markdown::render(r);
+    let contents: [&[u8]; 6] = [
+        raw.as_bytes(),
+        corrected.as_bytes(),
+        phases.as_bytes(),
+        json.as_bytes(),
+        markdown.as_bytes(),
+        html.as_bytes(),
+    ];
+    for (name, bytes) in REPORT_FILES.into_iter().zip(contents) {
+        outfile::write(&dir.join(name), bytes)?;
+    }
+    Ok(())
 }
 
 /// `faultline compare` output choices.
@@ -402,8 +446,8 @@ pub fn analyze(opts: &AnalyzeCommand, mut out: impl Write, warn: &mut dyn Write)
 pub struct CompareCommand {
     /// What to compare.
     pub compare: faultline::compare::CompareOptions,
-    /// `text`, `md`, `json` or `junit`.
-    pub format: String,
+    /// How to print the comparison.
+    pub format: super::Format,
     /// Write the report here instead of standard output.
     pub output: Option<PathBuf>,
     /// Write a differential flame graph here.
@@ -415,9 +459,13 @@ pub struct CompareCommand {
 }
 
 /// `faultline compare`: returns the exit code (0 pass, 1 regressed, 3 inconclusive).
-pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
+pub fn compare(opts: &CompareCommand, mut out: impl Write, warn: &mut dyn Write) -> Result<u8> {
+    use super::Format;
     use faultline::compare::{self, render};
     let (cmp, base, new) = compare::compare_with_runs(&opts.compare)?;
+    for a in base.iter().chain(&new) {
+        print_load_summary(&a.load, warn);
+    }
     if let Some(path) = &opts.diff_svg {
         let mut w = OutFile::create(path)?;
         compare::diff_svg(&base, &new, &cmp, &mut w)?;
@@ -428,11 +476,11 @@ pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
         .iter()
         .map(|p| ("differential flame graph", p.as_str()))
         .collect();
-    let text = match opts.format.as_str() {
-        "json" => serde_json::to_string_pretty(&cmp).expect("comparisons serialise") + "\n",
-        "md" => render::markdown(&cmp, &links),
-        "junit" => render::junit(&cmp, opts.fail_on_inconclusive),
-        _ => render::text(&cmp),
+    let text = match opts.format {
+        Format::Json => serde_json::to_string_pretty(&cmp).expect("comparisons serialise") + "\n",
+        Format::Md => render::markdown(&cmp, &links),
+        Format::Junit => render::junit(&cmp, opts.fail_on_inconclusive),
+        Format::Text => render::text(&cmp),
     };
     match &opts.output {
         Some(path) => outfile::write(path, text.as_bytes())?,
@@ -443,16 +491,26 @@ pub fn compare(opts: &CompareCommand, mut out: impl Write) -> Result<u8> {
                 source,
             })?,
     }
-    Ok(if opts.exit_zero {
-        0
-    } else {
-        cmp.exit_code(opts.fail_on_inconclusive)
+    Ok(match cmp.outcome.as_str() {
+        _ if opts.exit_zero => super::exit::SUCCESS,
+        "fail" => super::exit::GATE_FAILED,
+        "inconclusive" if opts.fail_on_inconclusive => super::exit::INCONCLUSIVE,
+        _ => super::exit::SUCCESS,
     })
 }
 
 /// `faultline calibrate`: noise across A/A runs, as text or JSON.
-pub fn calibrate(paths: &[PathBuf], json: bool, threads: usize, mut out: impl Write) -> Result<()> {
-    let c = faultline::compare::calibrate(paths, threads)?;
+pub fn calibrate(
+    paths: &[PathBuf],
+    opts: &faultline::compare::CompareOptions,
+    json: bool,
+    mut out: impl Write,
+    warn: &mut dyn Write,
+) -> Result<()> {
+    let (c, loads) = faultline::compare::calibrate(paths, opts)?;
+    for l in &loads {
+        print_load_summary(l, warn);
+    }
     let text = if json {
         serde_json::to_string_pretty(&c).expect("calibrations serialise") + "\n"
     } else {

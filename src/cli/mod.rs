@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use faultline::fold::collapse::FoldOptions;
 mod commands;
 
 use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
+use faultline::ingest::load::LoadOptions;
 use faultline::ingest::profile::BuildOptions;
 use faultline::record::runner::{RecordOptions, Scope, Target};
 use faultline::record::thp::ThpMode;
@@ -19,9 +20,34 @@ use faultline::text::TerminalWriter;
 use faultline::units::{Bytes, parse_duration};
 use faultline::workloads::{Advice, Workload};
 
+/// Exit codes, the same for every command.
+mod exit {
+    /// Success (a compare gate passed).
+    pub const SUCCESS: u8 = 0;
+    /// `compare`: a fail-severity budget confidently regressed.
+    pub const GATE_FAILED: u8 = 1;
+    /// A usage error or unusable input (clap uses 2 for usage errors too).
+    pub const USAGE_OR_INPUT: u8 = 2;
+    /// `compare --fail-on-inconclusive`: a fail-severity budget could not be decided.
+    pub const INCONCLUSIVE: u8 = 3;
+    /// Interrupted (Ctrl-C), as shells report 128 + SIGINT.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success (for compare: the gate passed)
+  1    compare: a fail-severity budget confidently regressed
+  2    usage error or unusable input (the message names the file and line)
+  3    compare --fail-on-inconclusive: a fail-severity budget was inconclusive
+  130  interrupted (Ctrl-C); a recording stopped this way is kept but partial
+
+Inputs: every command that reads a recording takes a `perf script --header` file or a
+run directory from `faultline record` (its perf.script is used).";
+
 /// Turn Linux perf recordings of memory-heavy programs into answers.
 #[derive(Parser)]
-#[command(name = "faultline", version, about)]
+#[command(name = "faultline", version, about, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +65,7 @@ enum Command {
     /// Compare base and new recordings: did fault or exit cost regress? Exit 0 pass,
     /// 1 a fail-severity budget confidently regressed, 2 invalid input or mismatch,
     /// 3 inconclusive (only with --fail-on-inconclusive).
+    #[command(after_help = EXIT_CODES_HELP)]
     Compare(CompareArgs),
     /// Measure run-to-run noise of recordings of one build, and suggest tolerances.
     Calibrate(CalibrateArgs),
@@ -54,12 +81,20 @@ enum Command {
 
 #[derive(Args)]
 struct AnalyzeArgs {
-    /// A run directory from `faultline record`, or a `perf script` file.
+    /// A run directory from `faultline record`, or a `perf script --header` file.
     input: PathBuf,
     /// Write flamegraph.svg, flamegraph.corrected.svg, flamegraph.phases.svg,
-    /// report.json, report.md and index.html here.
+    /// report.json, report.md and index.html here. A non-empty directory that holds no
+    /// earlier report is refused unless --force.
     #[arg(long, short = 'o', value_name = "REPORT_DIR")]
     output: Option<PathBuf>,
+    /// Write into a non-empty REPORT_DIR that holds no earlier report (files of the
+    /// same names are replaced; nothing else is touched).
+    #[arg(long, requires = "output")]
+    force: bool,
+    /// Fail on the first line that cannot be used, naming file and line.
+    #[arg(long)]
+    strict: bool,
     /// Print report.json to standard output.
     #[arg(long)]
     json: bool,
@@ -92,17 +127,17 @@ struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     budgets: Option<PathBuf>,
     /// Output format.
-    #[arg(long, default_value = "text", value_parser = ["text", "md", "json", "junit"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Write a differential flame graph.
     #[arg(long, value_name = "FILE")]
     diff_svg: Option<PathBuf>,
-    /// time (CPU), share (of the total) or per-work (per page fault).
-    #[arg(long, default_value = "time", value_parser = ["time", "share", "per-work"])]
-    mode: String,
+    /// What a metric measures.
+    #[arg(long, value_enum, default_value_t = ModeArg::Time)]
+    mode: ModeArg,
     /// Report without failing (exit 0 unless an error).
     #[arg(long)]
     exit_zero: bool,
@@ -118,19 +153,60 @@ struct CompareArgs {
     /// Leave hrtimer samples uncorrected.
     #[arg(long)]
     no_irq_correction: bool,
+    /// Fail on the first unusable line of any recording, naming file and line.
+    #[arg(long)]
+    strict: bool,
     /// Parser threads.
     #[arg(long, short = 'j', default_value_t = 0)]
     threads: usize,
 }
 
+/// `compare --format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A terminal table.
+    #[default]
+    Text,
+    /// Markdown, for a pull-request comment.
+    Md,
+    /// The comparison as JSON (keys in the README).
+    Json,
+    /// JUnit XML, one test case per budget.
+    Junit,
+}
+
+/// `compare --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    /// CPU time (period-weighted samples).
+    Time,
+    /// Share of the recording's (or workload's) total.
+    Share,
+    /// Per unit of work (per page fault).
+    PerWork,
+}
+
+impl From<ModeArg> for faultline::compare::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Time => Self::Time,
+            ModeArg::Share => Self::Share,
+            ModeArg::PerWork => Self::PerWork,
+        }
+    }
+}
+
 #[derive(Args)]
 struct CalibrateArgs {
-    /// Three or more recordings of the same build.
+    /// Three or more recordings of the same build (run directories or perf script files).
     #[arg(required = true, num_args = 3..)]
     runs: Vec<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Fail on the first unusable line of any recording, naming file and line.
+    #[arg(long)]
+    strict: bool,
     /// Parser threads.
     #[arg(long, short = 'j', default_value_t = 0)]
     threads: usize,
@@ -347,7 +423,8 @@ impl RecordArgs {
 
 #[derive(Args)]
 struct InputArgs {
-    /// `perf script` output (omit or `-` for standard input).
+    /// `perf script --header` output, or a run directory from `faultline record` (its
+    /// perf.script is read); omit or `-` for standard input.
     input: Option<PathBuf>,
     /// Fail on the first line that cannot be used, naming file and line.
     #[arg(long)]
@@ -411,11 +488,15 @@ impl InputArgs {
     fn options(&self, fold: &FoldArgs) -> ReadOptions {
         ReadOptions {
             input: self.input.clone(),
-            strict: self.strict,
-            build: BuildOptions {
-                include_addrs: fold.addrs,
-                threads: self.threads,
-                keep_samples: false,
+            load: LoadOptions {
+                strict: self.strict,
+                // A filter: empty in, empty out (with a warning).
+                allow_empty: true,
+                build: BuildOptions {
+                    include_addrs: fold.addrs,
+                    threads: self.threads,
+                    keep_samples: false,
+                },
             },
         }
     }
@@ -443,6 +524,10 @@ pub enum CliError {
     /// A recording was refused or failed.
     #[error(transparent)]
     Record(#[from] faultline::record::runner::RecordError),
+    /// The command line asks for something faultline will not do (overwrite files it
+    /// did not write, say); the message says what to do instead.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Parses the command line, runs the command, and maps its outcome to an exit code.
@@ -472,85 +557,116 @@ pub fn main() -> ExitCode {
             stdout,
             &mut stderr,
         ),
-        Command::Analyze(a) => commands::analyze(
-            &commands::AnalyzeCommand {
-                analyze: faultline::analyze::AnalyzeOptions {
-                    input: a.input.clone(),
-                    proc_dir: a.proc_dir.clone(),
-                    no_irq_correction: a.no_irq_correction,
-                    rules: a.rules.clone(),
-                    event: a.event.clone(),
-                    threads: a.threads,
-                },
-                report_dir: a.output.clone(),
-                json: a.json,
-            },
-            stdout,
-            &mut stderr,
-        ),
-        Command::Compare(a) => {
-            let opts = commands::CompareCommand {
-                compare: faultline::compare::CompareOptions {
-                    base: a.base.clone(),
-                    new: a.new.clone(),
-                    budgets: a.budgets.clone(),
-                    mode: faultline::compare::Mode::parse(&a.mode).unwrap_or_default(),
-                    force: a.force,
-                    no_irq_correction: a.no_irq_correction,
-                    overdispersion: a.overdispersion,
-                    threads: a.threads,
-                },
-                format: a.format.clone(),
-                output: a.output.clone(),
-                diff_svg: a.diff_svg.clone(),
-                exit_zero: a.exit_zero,
-                fail_on_inconclusive: a.fail_on_inconclusive,
-            };
-            return match commands::compare(&opts, stdout) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => exit_with(Err(e), &mut stderr),
-            };
+        Command::Analyze(a) => {
+            return exit_with(
+                commands::analyze(&a.command(), stdout, &mut stderr),
+                &mut stderr,
+            );
         }
-        Command::Calibrate(a) => commands::calibrate(&a.runs, a.json, a.threads, stdout),
-        Command::Record(a) => {
-            return match a.options() {
-                Ok(o) => exit_with(commands::record(&o, &mut stderr), &mut stderr),
-                Err(msg) => {
-                    let _ = writeln!(stderr, "faultline: {msg}");
-                    ExitCode::from(2)
-                }
+        Command::Compare(a) => return compare(a, stdout, &mut stderr),
+        Command::Calibrate(a) => {
+            let opts = faultline::compare::CompareOptions {
+                threads: a.threads,
+                strict: a.strict,
+                ..Default::default()
             };
+            commands::calibrate(&a.runs, &opts, a.json, stdout, &mut stderr)
         }
-        Command::Workload(a) => {
-            let w = a.workload.workload();
-            return match faultline::workloads::run(
-                &w,
-                &faultline::workloads::RunContext::from_env(),
-            ) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    let _ = writeln!(stderr, "faultline workload: {e}");
-                    ExitCode::from(2)
-                }
-            };
-        }
-        Command::Exec(a) => {
-            let opts = faultline::record::exec::ExecOptions {
-                run_dir: a.run_dir.clone(),
-                cgroup: a.cgroup.clone(),
-                tail: Duration::from_millis(a.tail_ms),
-                argv: a.argv.clone(),
-            };
-            return match faultline::record::exec::run(&opts) {
-                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-                Err(e) => {
-                    let _ = writeln!(stderr, "faultline: {e}");
-                    ExitCode::from(127)
-                }
-            };
-        }
+        Command::Record(a) => return record(a, &mut stderr),
+        Command::Workload(a) => return workload(a, &mut stderr),
+        Command::Exec(a) => return exec(a, &mut stderr),
     };
     exit_with(result, &mut stderr)
+}
+
+impl AnalyzeArgs {
+    fn command(&self) -> commands::AnalyzeCommand {
+        commands::AnalyzeCommand {
+            analyze: faultline::analyze::AnalyzeOptions {
+                input: self.input.clone(),
+                proc_dir: self.proc_dir.clone(),
+                no_irq_correction: self.no_irq_correction,
+                rules: self.rules.clone(),
+                event: self.event.clone(),
+                threads: self.threads,
+                strict: self.strict,
+            },
+            report_dir: self.output.clone(),
+            force: self.force,
+            json: self.json,
+        }
+    }
+}
+
+/// `faultline compare`: the gate's exit code, or 2 with the error.
+fn compare(a: &CompareArgs, stdout: impl Write, stderr: &mut dyn Write) -> ExitCode {
+    let opts = commands::CompareCommand {
+        compare: faultline::compare::CompareOptions {
+            base: a.base.clone(),
+            new: a.new.clone(),
+            budgets: a.budgets.clone(),
+            mode: a.mode.into(),
+            force: a.force,
+            no_irq_correction: a.no_irq_correction,
+            overdispersion: a.overdispersion,
+            threads: a.threads,
+            strict: a.strict,
+        },
+        format: a.format,
+        output: a.output.clone(),
+        diff_svg: a.diff_svg.clone(),
+        exit_zero: a.exit_zero,
+        fail_on_inconclusive: a.fail_on_inconclusive,
+    };
+    match commands::compare(&opts, stdout, stderr) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => exit_with(Err::<(), _>(e), stderr),
+    }
+}
+
+/// `faultline record`: 130 when Ctrl-C cut the recording short.
+fn record(a: &RecordArgs, stderr: &mut dyn Write) -> ExitCode {
+    match a.options() {
+        Ok(o) => match commands::record(&o, stderr) {
+            Ok(true) => ExitCode::from(exit::INTERRUPTED),
+            Ok(false) => ExitCode::from(exit::SUCCESS),
+            Err(e) => exit_with(Err::<(), _>(e), stderr),
+        },
+        Err(msg) => {
+            let _ = writeln!(stderr, "faultline: {msg}");
+            ExitCode::from(exit::USAGE_OR_INPUT)
+        }
+    }
+}
+
+/// `faultline workload`: runs a built-in workload in this process.
+fn workload(a: &WorkloadArgs, stderr: &mut dyn Write) -> ExitCode {
+    let w = a.workload.workload();
+    match faultline::workloads::run(&w, &faultline::workloads::RunContext::from_env()) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(stderr, "faultline workload: {e}");
+            ExitCode::from(exit::USAGE_OR_INPUT)
+        }
+    }
+}
+
+/// The hidden wrapper `record` runs under perf: the command's own exit code, 127 when
+/// it could not be started (as shells do).
+fn exec(a: &ExecArgs, stderr: &mut dyn Write) -> ExitCode {
+    let opts = faultline::record::exec::ExecOptions {
+        run_dir: a.run_dir.clone(),
+        cgroup: a.cgroup.clone(),
+        tail: Duration::from_millis(a.tail_ms),
+        argv: a.argv.clone(),
+    };
+    match faultline::record::exec::run(&opts) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let _ = writeln!(stderr, "faultline: {e}");
+            ExitCode::from(127)
+        }
+    }
 }
 
 /// Maps an outcome to an exit code: 0 for success (and for a reader that closed the
@@ -565,7 +681,7 @@ fn exit_with(result: Result<(), impl Into<CliError>>, stderr: &mut dyn Write) ->
         }
         Err(e) => {
             let _ = writeln!(stderr, "faultline: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE_OR_INPUT)
         }
     }
 }

@@ -12,12 +12,13 @@ pub mod render;
 pub mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalyzeOptions};
 use crate::error::{Error, Result};
+use crate::ingest::load::LoadSummary;
 use stats::{Method, RatioInterval};
 
 /// What a metric is measured in.
@@ -174,6 +175,8 @@ pub struct CompareOptions {
     pub overdispersion: Option<f64>,
     /// Parser threads.
     pub threads: usize,
+    /// Fail on the first unusable line of any recording.
+    pub strict: bool,
 }
 
 /// Per-run data for one side.
@@ -346,6 +349,7 @@ fn load(paths: &[PathBuf], opts: &CompareOptions) -> Result<Vec<Analysis>> {
                 input: p.clone(),
                 no_irq_correction: opts.no_irq_correction,
                 threads: opts.threads,
+                strict: opts.strict,
                 ..AnalyzeOptions::default()
             };
             crate::analyze::analyze(&a, &|_| {}).map_err(|e| match e {
@@ -363,7 +367,7 @@ fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
         let c = &a.report.clock;
         [
             ("event", c.event.clone()),
-            ("sampling kind", c.kind.clone()),
+            ("sampling kind", c.kind.kind().to_string()),
             (
                 "frequency",
                 c.frequency_hz
@@ -661,7 +665,8 @@ pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     compare_with_runs(opts).map(|(c, _, _)| c)
 }
 
-/// Runs a comparison and returns the analyses too (for the differential graph).
+/// Runs a comparison and returns the analyses too (for the differential graph and for
+/// what loading each recording left out).
 pub fn compare_with_runs(
     opts: &CompareOptions,
 ) -> Result<(Comparison, Vec<Analysis>, Vec<Analysis>)> {
@@ -670,21 +675,7 @@ pub fn compare_with_runs(
             "compare needs at least one --base and one --new recording".into(),
         ));
     }
-    let file = match &opts.budgets {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            Some(
-                serde_json::from_str::<BudgetsFile>(&text).map_err(|e| Error::Budgets {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?,
-            )
-        }
-        None => None,
-    };
+    let file = read_budgets(opts.budgets.as_deref())?;
     let overdispersion = opts
         .overdispersion
         .or(file.as_ref().and_then(|f| f.overdispersion))
@@ -694,9 +685,9 @@ pub fn compare_with_runs(
         .map_or_else(default_budgets, |f| f.budgets.clone());
     let base = load(&opts.base, opts)?;
     let new = load(&opts.new, opts)?;
+    let mut notes = Vec::new();
     let paths: Vec<&PathBuf> = opts.base.iter().chain(&opts.new).collect();
     let all: Vec<&Analysis> = base.iter().chain(&new).collect();
-    let mut notes = Vec::new();
     if let Err(e) = check_compatible(&paths, &all) {
         if !opts.force {
             return Err(e);
@@ -711,6 +702,93 @@ pub fn compare_with_runs(
             new.len()
         ));
     }
+    let sides = Sides {
+        base: &base,
+        new: &new,
+        overdispersion,
+    };
+    let budgets = specs
+        .iter()
+        .map(|spec| judge_budget(&sides, spec, opts))
+        .collect::<Result<Vec<_>>>()?;
+    // Every phase path seen on either side, for context.
+    let phases = phase_paths(base.iter().chain(&new))
+        .into_iter()
+        .map(|path| sides.metric(&path, &path, opts.mode, None, None))
+        .collect::<Result<Vec<_>>>()?;
+    let (frames_changed, frames_only_base, frames_only_new) =
+        compare_frames(&base, &new, opts.mode, overdispersion)?;
+    let cmp = Comparison {
+        mode: opts.mode,
+        unit: base[0].report.clock.kind.weight_unit().into(),
+        runs: BTreeMap::from([("base".into(), base.len()), ("new".into(), new.len())]),
+        method: if welch {
+            Method::Welch
+        } else {
+            Method::Poisson
+        },
+        overdispersion,
+        outcome: outcome(&budgets).into(),
+        budgets,
+        phases,
+        frames_changed,
+        frames_only_base,
+        frames_only_new,
+        notes,
+    };
+    Ok((cmp, base, new))
+}
+
+/// A budgets file, when one is given.
+fn read_budgets(path: Option<&Path>) -> Result<Option<BudgetsFile>> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str::<BudgetsFile>(&text)
+        .map(Some)
+        .map_err(|e| Error::Budgets {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Both sides' analyses and the overdispersion in force.
+struct Sides<'a> {
+    base: &'a [Analysis],
+    new: &'a [Analysis],
+    overdispersion: f64,
+}
+
+impl Sides<'_> {
+    fn metric(
+        &self,
+        metric: &str,
+        name: &str,
+        mode: Mode,
+        limit: Option<Limit>,
+        severity: Option<Severity>,
+    ) -> Result<MetricResult> {
+        compare_metric(
+            self.base,
+            self.new,
+            metric,
+            name,
+            mode,
+            limit,
+            severity,
+            self.overdispersion,
+        )
+    }
+}
+
+/// Checks one budget's limit, mode and metric, then decides it.
+fn judge_budget(
+    sides: &Sides<'_>,
+    spec: &BudgetSpec,
+    opts: &CompareOptions,
+) -> Result<MetricResult> {
     // A budget that cannot gate is the budgets file's fault, and the message says so.
     let bad_budget = |message: String| match &opts.budgets {
         Some(path) => Error::Budgets {
@@ -719,97 +797,49 @@ pub fn compare_with_runs(
         },
         None => Error::Mismatch(message),
     };
-    let mut budgets = Vec::new();
-    for spec in &specs {
-        let limit = match (&spec.max_increase, spec.max) {
-            (_, Some(c)) => Limit::Ceiling(c),
-            (Some(s), None) => Limit::parse(s).ok_or_else(|| {
-                bad_budget(format!(
-                    "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a non-negative number",
-                    spec.metric
-                ))
-            })?,
-            (None, None) => Limit::Relative(0.10),
-        };
-        let mode = spec.mode.unwrap_or(opts.mode);
-        if matches!(limit, Limit::Points(_)) && mode != Mode::Share {
-            return Err(bad_budget(format!(
-                "budget {}: a limit in percentage points (\"pp\") needs \"mode\": \"share\"",
+    let limit = match (&spec.max_increase, spec.max) {
+        (_, Some(c)) => Limit::Ceiling(c),
+        (Some(s), None) => Limit::parse(s).ok_or_else(|| {
+            bad_budget(format!(
+                "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a non-negative number",
                 spec.metric
-            )));
-        }
-        if !known_metric(&spec.metric, &base, &new) {
-            return Err(bad_budget(format!(
-                "budget {}: no such metric (use \"total\", a phase path such as \"exit\" or \"fault/table-alloc\", or \"frame:NAME\")",
-                spec.metric
-            )));
-        }
-        let name = spec.name.clone().unwrap_or_else(|| spec.metric.clone());
-        budgets.push(compare_metric(
-            &base,
-            &new,
-            &spec.metric,
-            &name,
-            mode,
-            Some(limit),
-            Some(spec.severity),
-            overdispersion,
-        )?);
+            ))
+        })?,
+        (None, None) => Limit::Relative(0.10),
+    };
+    let mode = spec.mode.unwrap_or(opts.mode);
+    if matches!(limit, Limit::Points(_)) && mode != Mode::Share {
+        return Err(bad_budget(format!(
+            "budget {}: a limit in percentage points (\"pp\") needs \"mode\": \"share\"",
+            spec.metric
+        )));
     }
-    // Every phase path seen on either side, for context.
-    let paths_seen = phase_paths(base.iter().chain(&new));
-    let mut phases = Vec::new();
-    for path in paths_seen {
-        phases.push(compare_metric(
-            &base,
-            &new,
-            &path,
-            &path,
-            opts.mode,
-            None,
-            None,
-            overdispersion,
-        )?);
+    if !known_metric(&spec.metric, sides.base, sides.new) {
+        return Err(bad_budget(format!(
+            "budget {}: no such metric (use \"total\", a phase path such as \"exit\" or \"fault/table-alloc\", or \"frame:NAME\")",
+            spec.metric
+        )));
     }
-    let (frames_changed, frames_only_base, frames_only_new) =
-        compare_frames(&base, &new, opts.mode, overdispersion)?;
+    let name = spec.name.clone().unwrap_or_else(|| spec.metric.clone());
+    sides.metric(&spec.metric, &name, mode, Some(limit), Some(spec.severity))
+}
+
+/// `fail` when a fail-severity budget confidently regressed, `inconclusive` when one
+/// could not be decided, else `pass`.
+fn outcome(budgets: &[MetricResult]) -> &'static str {
     let fails = budgets
         .iter()
         .any(|b| b.verdict == Verdict::Regressed && b.effective_severity == Some(Severity::Fail));
     let inconclusive = budgets
         .iter()
         .any(|b| b.verdict == Verdict::Inconclusive && b.severity == Some(Severity::Fail));
-    let outcome = if fails {
+    if fails {
         "fail"
     } else if inconclusive {
         "inconclusive"
     } else {
         "pass"
-    };
-    let unit = if base[0].report.clock.kind == "hrtimer" {
-        "ns"
-    } else {
-        "events"
-    };
-    let cmp = Comparison {
-        mode: opts.mode,
-        unit: unit.into(),
-        runs: BTreeMap::from([("base".into(), base.len()), ("new".into(), new.len())]),
-        method: if welch {
-            Method::Welch
-        } else {
-            Method::Poisson
-        },
-        overdispersion,
-        budgets,
-        phases,
-        frames_changed,
-        frames_only_base,
-        frames_only_new,
-        notes,
-        outcome: outcome.into(),
-    };
-    Ok((cmp, base, new))
+    }
 }
 
 type FrameLists = (Vec<FrameChange>, Vec<String>, Vec<String>);
@@ -888,18 +918,6 @@ fn compare_frames(
     });
     changed.truncate(30);
     Ok((changed, only_base, only_new))
-}
-
-impl Comparison {
-    /// The exit code: 0 pass, 1 a fail-severity budget confidently regressed, 3 an
-    /// inconclusive fail-severity budget when asked to fail on that.
-    pub fn exit_code(&self, fail_on_inconclusive: bool) -> u8 {
-        match self.outcome.as_str() {
-            "fail" => 1,
-            "inconclusive" if fail_on_inconclusive => 3,
-            _ => 0,
-        }
-    }
 }
 
 /// A differential flame graph: widths are base + new (so removed frames show), frames
@@ -994,18 +1012,17 @@ pub struct CalibratedMetric {
     pub detectable_5_runs: f64,
 }
 
-/// Measures noise across A/A runs.
-pub fn calibrate(paths: &[PathBuf], threads: usize) -> Result<Calibration> {
+/// Measures noise across recordings of one build; returns what loading each left out too.
+pub fn calibrate(
+    paths: &[PathBuf],
+    opts: &CompareOptions,
+) -> Result<(Calibration, Vec<LoadSummary>)> {
     if paths.len() < 3 {
         return Err(Error::Mismatch(
             "calibrate needs at least 3 recordings of the same build".into(),
         ));
     }
-    let opts = CompareOptions {
-        threads,
-        ..CompareOptions::default()
-    };
-    let runs = load(paths, &opts)?;
+    let runs = load(paths, opts)?;
     let refs: Vec<&PathBuf> = paths.iter().collect();
     check_compatible(&refs, &runs.iter().collect::<Vec<_>>())?;
     let mut metrics_seen = phase_paths(runs.iter());
@@ -1050,17 +1067,13 @@ pub fn calibrate(paths: &[PathBuf], threads: usize) -> Result<Calibration> {
         .copied()
         .unwrap_or(stats::DEFAULT_OVERDISPERSION)
         .max(1.0);
-    Ok(Calibration {
-        unit: if runs[0].report.clock.kind == "hrtimer" {
-            "ns"
-        } else {
-            "events"
-        }
-        .into(),
+    let calibration = Calibration {
+        unit: runs[0].report.clock.kind.weight_unit().into(),
         runs: runs.len(),
         overdispersion,
         metrics,
-    })
+    };
+    Ok((calibration, runs.into_iter().map(|a| a.load).collect()))
 }
 
 #[cfg(test)]

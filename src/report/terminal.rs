@@ -84,11 +84,7 @@ fn header(report: &Report, w: &mut Lines) {
 pub(crate) fn clock_line(report: &Report) -> String {
     let c = &report.clock;
     let event = if c.event.is_empty() { "?" } else { &c.event };
-    let kind = if c.kind.is_empty() {
-        "unknown"
-    } else {
-        &c.kind
-    };
+    let kind = c.kind.kind();
     let mut s = format!("event {}, clock {kind}", one_line(event));
     if !c.source.is_empty() {
         s.push_str(&format!(" ({})", one_line(&c.source)));
@@ -414,7 +410,7 @@ pub(crate) fn proc_lines(report: &Report) -> Vec<String> {
 
 /// Whether weights are nanoseconds: the clock is a timer (`cpu-clock`, `task-clock`).
 pub(crate) fn is_time_clock(report: &Report) -> bool {
-    report.clock.kind == "hrtimer"
+    report.clock.kind.is_hrtimer()
 }
 
 /// The heading of a weight column: `time ms` for timer clocks, else `weight`.
@@ -578,6 +574,7 @@ impl Lines {
 #[cfg(test)]
 pub(crate) fn sample_report() -> Report {
     use super::*;
+    use crate::ingest::clock::{SampleClock, Timer};
 
     let leaf = |samples: u64, share: f64| Phase {
         samples,
@@ -620,7 +617,7 @@ pub(crate) fn sample_report() -> Report {
         },
         clock: ClockInfo {
             event: "cpu-clock".into(),
-            kind: "hrtimer".into(),
+            kind: SampleClock::Hrtimer(Timer::CpuClock),
             source: "perf header: type 1 config 0".into(),
             mean_period: 1_000_000.0,
             frequency_hz: Some(999),
@@ -759,6 +756,7 @@ pub(crate) fn sample_report() -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::clock::SampleClock;
     use crate::report::ProcessPhases;
 
     fn text(r: &Report) -> String {
@@ -832,7 +830,7 @@ mod tests {
     #[test]
     fn raw_weights_for_other_clocks_and_empty_reports() {
         let mut r = sample_report();
-        r.clock.kind = "nmi".into();
+        r.clock.kind = SampleClock::Nmi;
         r.clock.event = "cycles".into();
         let t = text(&r);
         assert!(t.contains("weight") && t.contains("300000000"), "{t}");

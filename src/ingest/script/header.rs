@@ -72,21 +72,6 @@ impl EventType {
     }
 }
 
-/// How a sampling event's samples were taken, which decides whether IRQs-off
-/// regions distort them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SampleClock {
-    /// cpu-clock or task-clock: an hrtimer interrupt, blind while IRQs are off.
-    Hrtimer,
-    /// A hardware counter overflow, delivered by NMI on x86.
-    Nmi,
-    /// A tracepoint or a software event that fires at a code location.
-    Event,
-    /// Not enough information in the header.
-    Unknown,
-}
-
 /// One `# event :` line of the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventDesc {
@@ -103,27 +88,6 @@ pub struct EventDesc {
 }
 
 impl EventDesc {
-    /// How samples of this event were triggered.
-    pub fn clock(&self) -> SampleClock {
-        match (&self.event_type, self.config) {
-            // cpu-clock is config 0, task-clock config 1.
-            (Some(EventType::Software), Some(0 | 1)) => SampleClock::Hrtimer,
-            // Old perf omits `config = 0x0` for cpu-clock; the name is unambiguous.
-            (Some(EventType::Software), None)
-                if matches!(base_name(&self.name), "cpu-clock" | "task-clock") =>
-            {
-                SampleClock::Hrtimer
-            }
-            (Some(EventType::Software | EventType::Tracepoint | EventType::Breakpoint), _) => {
-                SampleClock::Event
-            }
-            (Some(EventType::Hardware | EventType::HwCache | EventType::Raw), _) => {
-                SampleClock::Nmi
-            }
-            _ => SampleClock::Unknown,
-        }
-    }
-
     /// Parses the text after `# event :`.
     fn parse(body: &str) -> Option<Self> {
         let mut desc = EventDesc {
@@ -292,6 +256,7 @@ fn split_top_level(s: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::clock::{SampleClock, Timer};
 
     const PERF61: &str = "# event : name = cpu-clock, , id = { 12, 13 }, type = 1, size = 128, { sample_period, sample_freq } = 999, sample_type = IP|TID|TIME|CALLCHAIN|PERIOD|IDENTIFIER, read_format = ID|LOST, disabled = 1, inherit = 1, mmap = 1, comm = 1, freq = 1, enable_on_exec = 1";
 
@@ -304,7 +269,7 @@ mod tests {
         assert_eq!(e.event_type, Some(EventType::Software));
         assert_eq!(e.sample_freq, Some(999));
         assert_eq!(e.sample_period, None);
-        assert_eq!(e.clock(), SampleClock::Hrtimer);
+        assert_eq!(e.clock(), SampleClock::Hrtimer(Timer::CpuClock));
     }
 
     #[test]
@@ -315,7 +280,7 @@ mod tests {
         assert_eq!(h.events[0].event_type, Some(EventType::Hardware));
         assert_eq!(h.events[0].clock(), SampleClock::Nmi);
         assert_eq!(h.events[0].sample_freq, Some(4000));
-        assert_eq!(h.events[1].clock(), SampleClock::Hrtimer);
+        assert_eq!(h.events[1].clock(), SampleClock::Hrtimer(Timer::TaskClock));
         assert_eq!(h.events[1].sample_period, Some(10000));
     }
 

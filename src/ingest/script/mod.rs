@@ -19,7 +19,7 @@ pub mod line;
 
 use std::fmt;
 
-pub use header::{EventDesc, EventType, Header, SampleClock};
+pub use header::{EventDesc, EventType, Header};
 pub use line::{EventLine, RawFrame};
 
 /// One parsed sample. Frames are leaf first, as perf prints them.

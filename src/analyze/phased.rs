@@ -1,0 +1,309 @@
+//! Every sample of the sampling event classified into its phase, grouped per thread and
+//! per (thread, stack, phase) so each distinct group is classified and counted once;
+//! phase trees per process and for the workload.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::exit_work::Tied;
+use super::ratio;
+use crate::analyze::FrameWeights;
+use crate::analyze::model::{Phase, ProcessPhases};
+use crate::analyze::phases::{Classifier, PhaseNode};
+use crate::ingest::intern::StackId;
+use crate::ingest::profile::{EventId, Profile, ThreadId};
+
+/// Inclusive and self weights per frame over the workload's (corrected) stacks.
+pub(super) fn scope_frames(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+) -> BTreeMap<String, FrameWeights> {
+    let mut out: BTreeMap<String, FrameWeights> = BTreeMap::new();
+    for (&(thread, stack, _), &(n, weight)) in &phased.groups {
+        if workload.is_some() && !is_workload(profile, thread, workload) {
+            continue;
+        }
+        let frames = profile.interner.frames_of(stack);
+        let mut names: Vec<String> = frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(profile.interner.frame_name(*f).0).into_owned())
+            .collect();
+        if let Some(leaf) = names.last() {
+            out.entry(leaf.clone()).or_default().self_weight += weight;
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            let e = out.entry(name).or_default();
+            e.inclusive += weight;
+            e.samples += n;
+        }
+    }
+    out
+}
+
+/// Inclusive weight per (top-level phase, frame name).
+type PhaseFrames = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// Phase of every sample of the sampling event, with per-thread trees.
+pub(super) struct Phased {
+    /// Phase path id per sample index (`NO_PATH` for samples of other events).
+    path_ids: Vec<u32>,
+    /// Phase paths by id.
+    pub(super) path_names: Vec<String>,
+    /// The phase tree of the whole recording.
+    pub(super) total: PhaseNode,
+    /// Frames per top-level phase, for the whole recording.
+    pub(super) total_frames: PhaseFrames,
+    per_thread: FxHashMap<ThreadId, (PhaseNode, PhaseFrames)>,
+    /// Samples and weight per (thread, corrected stack, path id).
+    pub(super) groups: FxHashMap<(ThreadId, StackId, u32), (u64, u64)>,
+}
+
+const NO_PATH: u32 = u32::MAX;
+
+/// What the later stages look at: the classified samples, the workload and the exit work
+/// other tasks did for it.
+pub(super) struct Scope<'a> {
+    /// The recording.
+    pub(super) profile: &'a Profile,
+    /// Its samples by phase.
+    pub(super) phased: &'a Phased,
+    /// The workload's pid, when known.
+    pub(super) workload: Option<i32>,
+    /// Exit work tied to the workload.
+    pub(super) tied: &'a Tied,
+}
+
+impl Phased {
+    /// The phase path of sample `i` (empty for samples of other events).
+    pub(super) fn path(&self, i: usize) -> &str {
+        match self.path_ids[i] {
+            NO_PATH => "",
+            id => &self.path_names[id as usize],
+        }
+    }
+}
+
+/// Classifies every sample of `events` by its (corrected) stack, once per distinct stack.
+pub(super) fn phase_samples(
+    profile: &Profile,
+    events: &[EventId],
+    stacks: &[StackId],
+    classifier: &mut Classifier<'_>,
+) -> Phased {
+    let mut p = Phased {
+        path_ids: vec![NO_PATH; profile.samples.len()],
+        path_names: Vec::new(),
+        total: PhaseNode::default(),
+        total_frames: BTreeMap::new(),
+        per_thread: FxHashMap::default(),
+        groups: FxHashMap::default(),
+    };
+    let mut path_of_stack: FxHashMap<StackId, u32> = FxHashMap::default();
+    // Per sample only ids and sums: the trees are built once per distinct group.
+    for (i, r) in profile.samples.iter().enumerate() {
+        if !events.contains(&r.event) {
+            continue;
+        }
+        let id = *path_of_stack.entry(stacks[i]).or_insert_with(|| {
+            let name = classifier.classify(&profile.interner, stacks[i]);
+            match p.path_names.iter().position(|n| n == name) {
+                Some(k) => k as u32,
+                None => {
+                    p.path_names.push(name.to_string());
+                    (p.path_names.len() - 1) as u32
+                }
+            }
+        });
+        p.path_ids[i] = id;
+        let g = p.groups.entry((r.thread, stacks[i], id)).or_default();
+        g.0 += 1;
+        g.1 += r.weight;
+    }
+    let mut groups: Vec<_> = p.groups.iter().map(|(k, v)| (*k, *v)).collect();
+    groups.sort_unstable();
+    for ((thread, stack, id), (n, weight)) in groups {
+        let path = &p.path_names[id as usize];
+        let top = path.split('/').next().unwrap_or_default();
+        // Only frames below the one that put the stack in its phase say where the
+        // phase's time went (`unmap_page_range` under `exit_mmap`, not the signal
+        // delivery that led to `do_exit`).
+        let all: Vec<String> = profile
+            .interner
+            .frames_of(stack)
+            .into_iter()
+            .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
+            .collect();
+        let anchors: Vec<&String> = classifier
+            .rules()
+            .phases
+            .iter()
+            .filter(|r| r.name == top)
+            .flat_map(|r| r.frames.iter())
+            .collect();
+        let below = all
+            .iter()
+            .rposition(|f| anchors.contains(&f))
+            .map_or(0, |p| p + 1);
+        let mut names = all[below..].to_vec();
+        names.sort();
+        names.dedup();
+        p.total.add_n(path, n, weight);
+        let entry = p.per_thread.entry(thread).or_default();
+        entry.0.add_n(path, n, weight);
+        let total_top = p.total_frames.entry(top.to_string()).or_default();
+        for name in &names {
+            *total_top.entry(name.clone()).or_default() += weight;
+        }
+        let thread_top = entry.1.entry(top.to_string()).or_default();
+        for name in names {
+            *thread_top.entry(name).or_default() += weight;
+        }
+    }
+    p
+}
+
+/// Converts a phase tree to report phases with shares of the tree's total.
+pub(super) fn to_phases(
+    root: &PhaseNode,
+    frames: &BTreeMap<String, BTreeMap<String, u64>>,
+) -> BTreeMap<String, Phase> {
+    fn convert(node: &PhaseNode, total: u64) -> Phase {
+        Phase {
+            samples: node.samples,
+            weight: node.weight,
+            share: ratio(node.weight, total),
+            children: node
+                .children
+                .iter()
+                .map(|(k, c)| (k.clone(), convert(c, total)))
+                .collect(),
+            top_frames: Vec::new(),
+        }
+    }
+    root.children
+        .iter()
+        .map(|(name, node)| {
+            let mut phase = convert(node, root.weight);
+            if let Some(f) = frames.get(name) {
+                let mut top: Vec<(String, u64)> = f
+                    .iter()
+                    .filter(|(_, w)| **w < node.weight)
+                    .map(|(n, w)| (n.clone(), *w))
+                    .collect();
+                top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                phase.top_frames = top
+                    .into_iter()
+                    .take(5)
+                    .map(|(n, w)| (n, ratio(w, node.weight)))
+                    .collect();
+            }
+            (name.clone(), phase)
+        })
+        .collect()
+}
+
+/// Whether a thread belongs to the workload `pid`.
+pub(super) fn is_workload(profile: &Profile, thread: ThreadId, pid: Option<i32>) -> bool {
+    let t = &profile.threads[thread.0 as usize];
+    pid.is_some_and(|p| t.tid == p || t.pid == Some(p))
+}
+
+/// Phase trees per process (threads grouped by pid and comm), the workload first with
+/// its tied exit work, then the 19 heaviest others.
+pub(super) fn processes(
+    profile: &Profile,
+    phased: &Phased,
+    workload: Option<i32>,
+    tied: &Tied,
+) -> Vec<ProcessPhases> {
+    // Group threads by pid (or tid when perf printed only that) and comm.
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, PhaseFrames)> = BTreeMap::new();
+    for (th, (node, frames)) in &phased.per_thread {
+        let t = &profile.threads[th.0 as usize];
+        let key = (
+            t.pid.unwrap_or(t.tid),
+            String::from_utf8_lossy(&t.comm).into_owned(),
+        );
+        let g = groups.entry(key).or_default();
+        merge_node(&mut g.0, node);
+        for (phase, f) in frames {
+            for (n, w) in f {
+                *g.1.entry(phase.clone())
+                    .or_default()
+                    .entry(n.clone())
+                    .or_default() += w;
+            }
+        }
+    }
+    let mut out: Vec<ProcessPhases> = groups
+        .into_iter()
+        .map(|((pid, comm), (mut node, mut frames))| {
+            let is_w = workload == Some(pid);
+            if is_w {
+                for &i in &tied.samples {
+                    let r = profile.samples[i];
+                    node.add(phased.path(i), r.weight);
+                    let _ = &mut frames;
+                }
+            }
+            ProcessPhases {
+                pid,
+                comm,
+                workload: is_w,
+                weight: node.weight,
+                samples: node.samples,
+                phases: to_phases(&node, &frames),
+                tied: if is_w {
+                    tied.summary.clone()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.workload
+            .cmp(&a.workload)
+            .then(b.weight.cmp(&a.weight))
+            .then(a.pid.cmp(&b.pid))
+    });
+    out.truncate(20);
+    out
+}
+
+fn merge_node(into: &mut PhaseNode, from: &PhaseNode) {
+    into.samples += from.samples;
+    into.weight += from.weight;
+    for (k, c) in &from.children {
+        merge_node(into.children.entry(k.clone()).or_default(), c);
+    }
+}
+
+/// The workload's phase tree with its tied exit work (the whole recording without one).
+pub(super) fn workload_node(scope: &Scope<'_>) -> PhaseNode {
+    let Scope {
+        profile,
+        phased,
+        workload,
+        tied,
+    } = *scope;
+    match workload {
+        Some(pid) => {
+            let mut node = PhaseNode::default();
+            for (i, r) in profile.samples.iter().enumerate() {
+                if !phased.path(i).is_empty() && is_workload(profile, r.thread, Some(pid)) {
+                    node.add(phased.path(i), r.weight);
+                }
+            }
+            for &i in &tied.samples {
+                node.add(phased.path(i), profile.samples[i].weight);
+            }
+            node
+        }
+        None => phased.total.clone(),
+    }
+}
