@@ -110,7 +110,24 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
     );
     let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>");
 
-    // Header.
+    header(&mut h, report);
+    findings(&mut h, report);
+    flame_graphs(&mut h, svgs);
+    phases(&mut h, report);
+    processes(&mut h, report);
+    correction(&mut h, report);
+    segments(&mut h, report);
+    markers(&mut h, report);
+    derived(&mut h, report);
+    proc_evidence(&mut h, report);
+    raw_json(&mut h, report);
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+/// The page header: input, kernel, perf, clock and sample counts.
+fn header(h: &mut String, report: &Report) {
+    let input = &report.input;
     h.push_str("<header>\n<h1>faultline report</h1>\n");
     let mut facts = vec![format!("<code>{}</code>", esc(&input.path))];
     if !input.kind.is_empty() {
@@ -138,8 +155,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         );
     }
     h.push_str("</header>\n");
+}
 
-    // Findings.
+/// The findings, most important first.
+fn findings(h: &mut String, report: &Report) {
     h.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n");
     if report.findings.is_empty() {
         h.push_str("<p class=\"none\">No findings.</p>\n");
@@ -151,8 +170,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         h.push_str("</ul>\n");
     }
     h.push_str("</section>\n");
+}
 
-    // Flame graphs.
+/// Each flame graph in its own sandboxed frame.
+fn flame_graphs(h: &mut String, svgs: &[(&str, &str)]) {
     if !svgs.is_empty() {
         h.push_str("<section id=\"flame-graphs\">\n<h2>Flame graphs</h2>\n");
         for (title, svg) in svgs {
@@ -168,17 +189,21 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</section>\n");
     }
+}
 
-    // Phases.
+/// The phase table of the whole recording.
+fn phases(h: &mut String, report: &Report) {
     let _ = writeln!(
         h,
         "<section id=\"phases\">\n<h2>Phases <small>({})</small></h2>",
         esc(&report.clock.event)
     );
-    phase_table(&mut h, report, &report.phases);
+    phase_table(h, report, &report.phases);
     h.push_str("</section>\n");
+}
 
-    // Processes.
+/// Processes, the workload first, with the exit work tied to it.
+fn processes(h: &mut String, report: &Report) {
     if !report.processes.is_empty() {
         h.push_str(
             "<section id=\"processes\">\n<h2>Processes</h2>\n<div class=\"scroll\"><table>\n",
@@ -222,8 +247,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</section>\n");
     }
+}
 
-    // Correction.
+/// What the IRQ-sticky correction moved, site by site.
+fn correction(h: &mut String, report: &Report) {
     let sticky = &report.irq_sticky;
     h.push_str("<section id=\"correction\">\n<h2>IRQ-sticky correction</h2>\n");
     let _ = writeln!(h, "<p>{}</p>", esc(&correction_summary(report)));
@@ -251,8 +278,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         let _ = writeln!(h, "<p class=\"caveat\">Caveat: {}</p>", esc(&sticky.caveat));
     }
     h.push_str("</section>\n");
+}
 
-    // Segments.
+/// The workload's life cut at its markers.
+fn segments(h: &mut String, report: &Report) {
     if !report.segments.is_empty() {
         h.push_str("<section id=\"segments\">\n<h2>Segments</h2>\n<div class=\"scroll\"><table>\n");
         let _ = writeln!(
@@ -280,8 +309,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</table></div>\n</section>\n");
     }
+}
 
-    // Markers.
+/// The tracepoint markers, folded away.
+fn markers(h: &mut String, report: &Report) {
     if !report.markers.is_empty() {
         let _ = writeln!(
             h,
@@ -314,8 +345,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</details>\n</section>\n");
     }
+}
 
-    // Derived.
+/// Ratios and per-fault figures.
+fn derived(h: &mut String, report: &Report) {
     let derived = derived_lines(report);
     if !derived.is_empty() {
         h.push_str("<section id=\"derived\">\n<h2>Derived</h2>\n<dl class=\"derived\">\n");
@@ -324,8 +357,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</dl>\n</section>\n");
     }
+}
 
-    // /proc evidence.
+/// /proc evidence.
+fn proc_evidence(h: &mut String, report: &Report) {
     let proc = proc_lines(report);
     if !proc.is_empty() {
         h.push_str("<section id=\"proc\">\n<h2>/proc evidence</h2>\n<ul>\n");
@@ -334,8 +369,10 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
         }
         h.push_str("</ul>\n</section>\n");
     }
+}
 
-    // Raw JSON.
+/// The whole report.json, folded away.
+fn raw_json(h: &mut String, report: &Report) {
     let json = serde_json::to_string_pretty(report)
         .unwrap_or_else(|e| format!("the report could not be serialised: {e}"));
     let _ = writeln!(
@@ -344,8 +381,6 @@ pub fn render(report: &Report, svgs: &[(&str, &str)]) -> String {
          <pre class=\"json\">{}</pre>\n</details>\n</section>",
         esc(&json)
     );
-    h.push_str("</body>\n</html>\n");
-    h
 }
 
 fn phase_table(

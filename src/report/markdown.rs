@@ -21,6 +21,20 @@ const MARKERS_SHOWN: usize = 50;
 /// Renders the report as Markdown.
 pub fn render(report: &Report) -> String {
     let mut md = String::new();
+    header(&mut md, report);
+    findings(&mut md, report);
+    phases(&mut md, report);
+    processes(&mut md, report);
+    correction(&mut md, report);
+    segments(&mut md, report);
+    markers(&mut md, report);
+    derived(&mut md, report);
+    proc_evidence(&mut md, report);
+    md
+}
+
+/// The title and what was analysed: input, kernel, perf, clock, samples.
+fn header(md: &mut String, report: &Report) {
     let input = &report.input;
     md.push_str(&format!("# faultline report: {}\n\n", code(&input.path)));
     let mut facts = Vec::new();
@@ -46,7 +60,10 @@ pub fn render(report: &Report) -> String {
     if !report.events.is_empty() {
         md.push_str(&format!("- samples: {}\n", text(&events_text(report))));
     }
+}
 
+/// The findings, most important first.
+fn findings(md: &mut String, report: &Report) {
     md.push_str("\n## Findings\n\n");
     if report.findings.is_empty() {
         md.push_str("None.\n");
@@ -54,7 +71,10 @@ pub fn render(report: &Report) -> String {
     for f in &report.findings {
         md.push_str(&format!("- {}\n", text(f)));
     }
+}
 
+/// The phase table of the whole recording.
+fn phases(md: &mut String, report: &Report) {
     md.push_str(&format!("\n## Phases ({})\n\n", text(&report.clock.event)));
     let rows = flatten_phases(&report.phases);
     if rows.is_empty() {
@@ -83,7 +103,10 @@ pub fn render(report: &Report) -> String {
             ]));
         }
     }
+}
 
+/// Processes, the workload first, with the exit work tied to it.
+fn processes(md: &mut String, report: &Report) {
     if !report.processes.is_empty() {
         md.push_str(&format!(
             "\n## Processes\n\n| pid | comm | samples | {} | phases | tied work |\n\
@@ -119,7 +142,10 @@ pub fn render(report: &Report) -> String {
             md.push_str(&format!("\n{}.\n", text(&more)));
         }
     }
+}
 
+/// What the IRQ-sticky correction moved, site by site.
+fn correction(md: &mut String, report: &Report) {
     md.push_str("\n## IRQ-sticky correction\n\n");
     md.push_str(&format!("{}\n", text(&correction_summary(report))));
     let sticky = &report.irq_sticky;
@@ -141,7 +167,10 @@ pub fn render(report: &Report) -> String {
     if !sticky.caveat.is_empty() {
         md.push_str(&format!("\n> Caveat: {}\n", text(&sticky.caveat)));
     }
+}
 
+/// The workload's life cut at its markers.
+fn segments(md: &mut String, report: &Report) {
     if !report.segments.is_empty() {
         md.push_str(&format!(
             "\n## Segments\n\n| segment | from | to | start s | end s | wall s | samples | {} |\n\
@@ -161,7 +190,10 @@ pub fn render(report: &Report) -> String {
             ]));
         }
     }
+}
 
+/// The first tracepoint markers.
+fn markers(md: &mut String, report: &Report) {
     if !report.markers.is_empty() {
         md.push_str(
             "\n## Markers\n\n| time s | marker | task | cpu | payload |\n|--:|---|---|--:|---|\n",
@@ -182,7 +214,10 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
+}
 
+/// Ratios and per-fault figures.
+fn derived(md: &mut String, report: &Report) {
     let derived = derived_lines(report);
     if !derived.is_empty() {
         md.push_str("\n## Derived\n\n");
@@ -190,7 +225,10 @@ pub fn render(report: &Report) -> String {
             md.push_str(&format!("- {}\n", text(&format!("{label}: {value}"))));
         }
     }
+}
 
+/// /proc evidence.
+fn proc_evidence(md: &mut String, report: &Report) {
     let proc = proc_lines(report);
     if !proc.is_empty() {
         md.push_str("\n## /proc evidence\n\n");
@@ -198,7 +236,6 @@ pub fn render(report: &Report) -> String {
             md.push_str(&format!("- {}\n", text(&line)));
         }
     }
-    md
 }
 
 /// Escapes prose for Markdown (inline, one line): `&<>` become entities, characters

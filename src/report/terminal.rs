@@ -576,32 +576,7 @@ pub(crate) fn sample_report() -> Report {
     use super::*;
     use crate::ingest::clock::{SampleClock, Timer};
 
-    let leaf = |samples: u64, share: f64| Phase {
-        samples,
-        weight: samples * 1_000_000,
-        share,
-        children: BTreeMap::new(),
-        top_frames: vec![("clear_page_erms".into(), 0.5)],
-    };
-    let mut fault_children = BTreeMap::new();
-    fault_children.insert("alloc-pte".to_string(), leaf(40, 0.1));
-    fault_children.insert("zero-fill".to_string(), leaf(200, 0.5));
-    let mut phases = BTreeMap::new();
-    phases.insert(
-        "fault".to_string(),
-        Phase {
-            samples: 300,
-            weight: 300_000_000,
-            share: 0.75,
-            children: fault_children,
-            top_frames: vec![
-                ("handle_mm_fault".into(), 0.9),
-                ("clear_page_erms".into(), 0.6),
-            ],
-        },
-    );
-    phases.insert("exit".to_string(), leaf(80, 0.2));
-    phases.insert("user".to_string(), leaf(20, 0.05));
+    let phases = sample_phases();
     let mut events = BTreeMap::new();
     events.insert("cpu-clock".to_string(), 400);
     events.insert("oom:mark_victim".to_string(), 1);
@@ -624,54 +599,9 @@ pub(crate) fn sample_report() -> Report {
             no_cpu_pmu: Some(true),
         },
         events,
-        irq_sticky: IrqSticky {
-            applied: true,
-            reason: "cpu-clock is an hrtimer: IRQs-off time lands on re-enable sites".into(),
-            moved_samples: 42,
-            moved_share: 0.105,
-            sites: vec![
-                StickySite {
-                    site: "_raw_spin_unlock_irq+0x1c".into(),
-                    kind: "page-fault entry".into(),
-                    samples: 30,
-                    detected_by: "table".into(),
-                    share_of_function: 0.97,
-                },
-                StickySite {
-                    site: "exc_page_fault+0x7a".into(),
-                    kind: "syscall entry".into(),
-                    samples: 12,
-                    detected_by: "statistics".into(),
-                    share_of_function: 0.8,
-                },
-            ],
-            caveat: "the time is moved, not recovered: where it was spent stays unknown".into(),
-        },
-        phases: phases.clone(),
-        processes: vec![
-            ProcessPhases {
-                pid: 4242,
-                comm: "zero_page".into(),
-                workload: true,
-                weight: 380_000_000,
-                samples: 380,
-                phases,
-                tied: vec![TiedWork {
-                    comm: "oom_reaper".into(),
-                    samples: 5,
-                    weight: 5_000_000,
-                    how: "reaps the victim's memory".into(),
-                }],
-            },
-            ProcessPhases {
-                pid: 17,
-                comm: "kworker/0:1".into(),
-                workload: false,
-                weight: 20_000_000,
-                samples: 20,
-                ..Default::default()
-            },
-        ],
+        irq_sticky: sample_irq_sticky(),
+        processes: sample_processes(phases.clone()),
+        phases,
         markers: vec![
             Marker {
                 name: "oom:mark_victim".into(),
@@ -712,44 +642,145 @@ pub(crate) fn sample_report() -> Report {
                 weight: 90_000_000,
             },
         ],
-        derived: Derived {
-            exit_fault_ratio: Some(0.2667),
-            faults: Some(262_144),
-            faults_source: Some("workload counter".into()),
-            cpu_per_fault_ns: Some(1144.0),
-            table_bytes_per_fault: Some(8.0),
-        },
-        proc: ProcEvidence {
-            vm_pte: Some(Series {
-                points: 12,
-                first: 4,
-                last: 2056,
-                max: 2060,
-                max_time: 0.48,
-            }),
-            vm_rss: None,
-            model: Some(ModelComparison {
-                faults: 262_144,
-                predicted_kb: 2048,
-                measured_kb: 2052,
-                error: 0.00195,
-                bytes_per_fault: 8.02,
-            }),
-            mark_victim_pgtables_kb: Some(2048),
-            vmas: Some(VmaFindings {
-                source: "maps at exit".into(),
-                count: 65_000,
-                max_map_count: Some(65_530),
-                unmerged_runs: 3,
-                longest_run: 64_000,
-                mergeable_savings: 63_997,
-            }),
-            settings: Some(serde_json::json!({"thp": "never"})),
-        },
+        derived: sample_derived(),
+        proc: sample_proc(),
         findings: vec![
             "Page faults cost 75.0% of the workload's CPU & exit < 30% of it.".into(),
             "Tables <b>grew</b> as predicted: 8 bytes per fault.".into(),
         ],
+    }
+}
+
+#[cfg(test)]
+fn sample_phases() -> BTreeMap<String, Phase> {
+    use super::*;
+    let leaf = |samples: u64, share: f64| Phase {
+        samples,
+        weight: samples * 1_000_000,
+        share,
+        children: BTreeMap::new(),
+        top_frames: vec![("clear_page_erms".into(), 0.5)],
+    };
+    let mut fault_children = BTreeMap::new();
+    fault_children.insert("alloc-pte".to_string(), leaf(40, 0.1));
+    fault_children.insert("zero-fill".to_string(), leaf(200, 0.5));
+    let mut phases = BTreeMap::new();
+    phases.insert(
+        "fault".to_string(),
+        Phase {
+            samples: 300,
+            weight: 300_000_000,
+            share: 0.75,
+            children: fault_children,
+            top_frames: vec![
+                ("handle_mm_fault".into(), 0.9),
+                ("clear_page_erms".into(), 0.6),
+            ],
+        },
+    );
+    phases.insert("exit".to_string(), leaf(80, 0.2));
+    phases.insert("user".to_string(), leaf(20, 0.05));
+    phases
+}
+
+#[cfg(test)]
+fn sample_irq_sticky() -> crate::analyze::model::IrqSticky {
+    use super::*;
+    IrqSticky {
+        applied: true,
+        reason: "cpu-clock is an hrtimer: IRQs-off time lands on re-enable sites".into(),
+        moved_samples: 42,
+        moved_share: 0.105,
+        sites: vec![
+            StickySite {
+                site: "_raw_spin_unlock_irq+0x1c".into(),
+                kind: "page-fault entry".into(),
+                samples: 30,
+                detected_by: "table".into(),
+                share_of_function: 0.97,
+            },
+            StickySite {
+                site: "exc_page_fault+0x7a".into(),
+                kind: "syscall entry".into(),
+                samples: 12,
+                detected_by: "statistics".into(),
+                share_of_function: 0.8,
+            },
+        ],
+        caveat: "the time is moved, not recovered: where it was spent stays unknown".into(),
+    }
+}
+
+#[cfg(test)]
+fn sample_processes(phases: BTreeMap<String, Phase>) -> Vec<crate::report::ProcessPhases> {
+    use super::*;
+    vec![
+        ProcessPhases {
+            pid: 4242,
+            comm: "zero_page".into(),
+            workload: true,
+            weight: 380_000_000,
+            samples: 380,
+            phases,
+            tied: vec![TiedWork {
+                comm: "oom_reaper".into(),
+                samples: 5,
+                weight: 5_000_000,
+                how: "reaps the victim's memory".into(),
+            }],
+        },
+        ProcessPhases {
+            pid: 17,
+            comm: "kworker/0:1".into(),
+            workload: false,
+            weight: 20_000_000,
+            samples: 20,
+            ..Default::default()
+        },
+    ]
+}
+
+#[cfg(test)]
+fn sample_derived() -> crate::analyze::model::Derived {
+    use super::*;
+    Derived {
+        exit_fault_ratio: Some(0.2667),
+        faults: Some(262_144),
+        faults_source: Some("workload counter".into()),
+        cpu_per_fault_ns: Some(1144.0),
+        table_bytes_per_fault: Some(8.0),
+    }
+}
+
+#[cfg(test)]
+fn sample_proc() -> crate::analyze::model::ProcEvidence {
+    use super::*;
+    ProcEvidence {
+        vm_pte: Some(Series {
+            points: 12,
+            first: 4,
+            last: 2056,
+            max: 2060,
+            max_time: 0.48,
+        }),
+        vm_rss: None,
+        model: Some(ModelComparison {
+            faults: 262_144,
+            predicted_kb: 2048,
+            measured_kb: 2052,
+            error: 0.00195,
+            bytes_per_fault: 8.02,
+        }),
+        mark_victim_pgtables_kb: Some(2048),
+        vmas: Some(VmaFindings {
+            source: "maps at exit".into(),
+            count: 65_000,
+            max_map_count: Some(65_530),
+            unmerged_runs: 3,
+            longest_run: 64_000,
+            mergeable_savings: 63_997,
+        }),
+        settings: Some(serde_json::json!({"thp": "never"})),
     }
 }
 
