@@ -171,3 +171,237 @@ fn non_utf8_symbols_keep_their_samples() {
         "pf;main;caf\u{fffd}_init 5\n"
     );
 }
+
+fn run_dir(name: &str) -> PathBuf {
+    common::root().join("fixtures/runs").join(name)
+}
+
+/// A fresh empty directory under the temp dir.
+fn tmp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn help_documents_exit_codes_and_inputs() {
+    for args in [&["--help"][..], &["compare", "--help"]] {
+        let out = common::faultline(args);
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "Exit codes:",
+            "0    success",
+            "1    compare",
+            "2    usage",
+            "3    compare --fail-on-inconclusive",
+            "130  interrupted",
+            "run directory",
+        ] {
+            assert!(help.contains(needle), "{args:?}: {needle:?} not in {help}");
+        }
+    }
+}
+
+#[test]
+fn format_and_mode_are_value_enums() {
+    let run = run_dir("zero-page-4k");
+    let run = run.to_str().unwrap();
+    for (flag, bad, allowed) in [
+        ("--format", "yaml", "text, md, json, junit"),
+        ("--mode", "cpu", "time, share, per-work"),
+    ] {
+        fails_with(
+            &["compare", "--base", run, "--new", run, flag, bad],
+            &[&format!("invalid value '{bad}'"), allowed],
+        );
+    }
+    // The enum values work.
+    let out = common::faultline(&[
+        "compare", "--base", run, "--new", run, "--format", "json", "--mode", "per-work",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["mode"], "per-work");
+}
+
+#[test]
+fn a_run_directory_is_read_through_its_recording() {
+    let dir = run_dir("zero-page-4k");
+    let by_dir = common::faultline(&["collapse", dir.to_str().unwrap()]);
+    let by_file = common::faultline(&["collapse", dir.join("perf.script").to_str().unwrap()]);
+    assert!(
+        by_dir.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_dir.stderr)
+    );
+    assert!(!by_dir.stdout.is_empty());
+    assert_eq!(by_dir.stdout, by_file.stdout);
+
+    let svg = tmp_dir("flame-run").join("g.svg");
+    let out = common::faultline(&[
+        "flamegraph",
+        dir.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("<svg") && text.contains("exc_page_fault"),
+        "{}",
+        &text[..200]
+    );
+}
+
+#[test]
+fn directories_that_are_not_runs_say_what_to_give() {
+    let empty = tmp_dir("not-a-run");
+    for cmd in ["collapse", "analyze"] {
+        fails_with(
+            &[cmd, empty.to_str().unwrap()],
+            &["is a directory without perf.script", "faultline record"],
+        );
+    }
+    std::fs::write(empty.join("perf.data"), b"PERFILE2").unwrap();
+    fails_with(
+        &["collapse", empty.to_str().unwrap()],
+        &["perf script --header -i", "perf.data"],
+    );
+    // analyze's own output is not a recording either.
+    let report = tmp_dir("report-as-input");
+    let out = common::faultline(&[
+        "analyze",
+        run_dir("zero-page-4k").to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for cmd in ["collapse", "analyze"] {
+        fails_with(
+            &[cmd, report.to_str().unwrap()],
+            &["report from `faultline analyze`", "run directory"],
+        );
+    }
+}
+
+#[test]
+fn analyze_refuses_a_directory_it_did_not_write() {
+    let dir = tmp_dir("analyze-out");
+    let mine = dir.join("notes.txt");
+    std::fs::write(&mine, "keep me").unwrap();
+    let run = run_dir("zero-page-4k");
+    let run = run.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    fails_with(&["analyze", run, "-o", d], &[d, "not empty", "--force"]);
+    assert!(
+        !dir.join("report.json").exists(),
+        "nothing written when refused"
+    );
+
+    let out = common::faultline(&["analyze", run, "-o", d, "--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "keep me");
+    assert!(dir.join("index.html").is_file());
+    // Its own earlier report is recognised: no --force needed to refresh it.
+    let out = common::faultline(&["analyze", run, "-o", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A report.json that is not ours does not count.
+    let other = tmp_dir("analyze-foreign");
+    std::fs::write(other.join("report.json"), "{\"mine\": true}").unwrap();
+    fails_with(
+        &["analyze", run, "-o", other.to_str().unwrap()],
+        &["not empty"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("report.json")).unwrap(),
+        "{\"mine\": true}"
+    );
+}
+
+/// A real recording with one broken callchain line in the middle.
+fn damaged_recording() -> (PathBuf, u64) {
+    let text = std::fs::read_to_string(common::fixture("zero-page-4k.perf.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .enumerate()
+        .skip(lines.len() / 2)
+        .find(|(_, l)| l.starts_with('\t'))
+        .unwrap()
+        .0;
+    let mut out = lines[..at].join("\n");
+    out.push_str("\n\tWEIRD\n");
+    out.push_str(&lines[at..].join("\n"));
+    out.push('\n');
+    (tmp("damaged.perf.txt", out.as_bytes()), at as u64 + 1)
+}
+
+#[test]
+fn strict_and_the_skip_summary_are_the_same_in_every_command() {
+    let (file, line) = damaged_recording();
+    let f = file.to_str().unwrap();
+    let at = format!("damaged.perf.txt:{line}");
+    let svg = tmp_dir("strict").join("g.svg");
+    let commands: [&[&str]; 4] = [
+        &["collapse", f],
+        &["flamegraph", f, "-o", svg.to_str().unwrap()],
+        &["analyze", f],
+        &["compare", "--base", f, "--new", f],
+    ];
+    for args in commands {
+        let strict: Vec<&str> = args.iter().copied().chain(["--strict"]).collect();
+        fails_with(&strict, &[&at, "callchain"]);
+        let out = common::faultline(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("damaged.perf.txt: skipped 1 unreadable callchain lines:")
+                && stderr.contains(&format!("line {line}: \tWEIRD")),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn no_samples_is_the_same_error_in_every_command() {
+    let p = tmp("prose.txt", b"hello\nworld\n");
+    let f = p.to_str().unwrap();
+    let svg = tmp_dir("nosamples").join("g.svg");
+    let commands: [&[&str]; 4] = [
+        &["collapse", f],
+        &["flamegraph", f, "-o", svg.to_str().unwrap()],
+        &["analyze", f],
+        &["compare", "--base", f, "--new", f],
+    ];
+    for args in commands {
+        fails_with(args, &["prose.txt", "no samples", "line 1"]);
+    }
+    // An empty file: filters print nothing (with a warning); analyses need samples.
+    let empty = tmp("empty-analyze.txt", b"");
+    fails_with(
+        &["analyze", empty.to_str().unwrap()],
+        &["empty-analyze.txt", "no samples"],
+    );
+}
