@@ -1,5 +1,7 @@
 //! Input layer: bytes in ([`input`]), `perf script` text parsed ([`script`]), an interned
-//! profile out ([`profile`], [`intern`], [`symbols`]).
+//! profile out ([`profile`], [`intern`], [`symbols`]). [`load`] is the one way in for
+//! every command (run directories, `--strict`, inputs without samples); [`clock`] decides
+//! what kind of clock an event's samples came from.
 
 pub mod clock;
 pub mod input;
