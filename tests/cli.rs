@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
@@ -358,19 +358,24 @@ fn damaged_recording() -> (PathBuf, u64) {
     (tmp("damaged.perf.txt", out.as_bytes()), at as u64 + 1)
 }
 
+/// collapse, flamegraph (to `svg`), analyze and compare, each reading `file`.
+fn reading_commands<'a>(file: &'a str, svg: &'a Path) -> [Vec<&'a str>; 4] {
+    [
+        vec!["collapse", file],
+        vec!["flamegraph", file, "-o", svg.to_str().unwrap()],
+        vec!["analyze", file],
+        vec!["compare", "--base", file, "--new", file],
+    ]
+}
+
 #[test]
 fn strict_and_the_skip_summary_are_the_same_in_every_command() {
     let (file, line) = damaged_recording();
     let f = file.to_str().unwrap();
     let at = format!("damaged.perf.txt:{line}");
     let svg = tmp_dir("strict").join("g.svg");
-    let commands: [&[&str]; 4] = [
-        &["collapse", f],
-        &["flamegraph", f, "-o", svg.to_str().unwrap()],
-        &["analyze", f],
-        &["compare", "--base", f, "--new", f],
-    ];
-    for args in commands {
+    for args in reading_commands(f, &svg) {
+        let args = &args[..];
         let strict: Vec<&str> = args.iter().copied().chain(["--strict"]).collect();
         fails_with(&strict, &[&at, "callchain"]);
         let out = common::faultline(args);
@@ -389,14 +394,8 @@ fn no_samples_is_the_same_error_in_every_command() {
     let p = tmp("prose.txt", b"hello\nworld\n");
     let f = p.to_str().unwrap();
     let svg = tmp_dir("nosamples").join("g.svg");
-    let commands: [&[&str]; 4] = [
-        &["collapse", f],
-        &["flamegraph", f, "-o", svg.to_str().unwrap()],
-        &["analyze", f],
-        &["compare", "--base", f, "--new", f],
-    ];
-    for args in commands {
-        fails_with(args, &["prose.txt", "no samples", "line 1"]);
+    for args in reading_commands(f, &svg) {
+        fails_with(&args, &["prose.txt", "no samples", "line 1"]);
     }
     // An empty file: filters print nothing (with a warning); analyses need samples.
     let empty = tmp("empty-analyze.txt", b"");
