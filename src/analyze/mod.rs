@@ -283,3 +283,15 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The reader finds a run's recording under the name the recorder writes it.
+    #[test]
+    fn reader_and_recorder_agree_on_the_recording_name() {
+        assert_eq!(
+            crate::ingest::load::RUN_DIR_RECORDING,
+            crate::record::runner::files::PERF_SCRIPT
+        );
+    }
+}
