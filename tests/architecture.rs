@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// The layer table, lowest first (the same as `src/lib.rs`'s).
 const LAYERS: &[(usize, &[&str])] = &[
-    (0, &["units", "sys", "error"]),
+    (0, &["units", "sys", "error", "text", "outfile"]),
     (1, &["ingest", "procfs"]),
     (2, &["fold"]),
     (3, &["record"]),

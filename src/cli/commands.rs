@@ -333,11 +333,11 @@ pub fn analyze(
 /// Refuses a report directory that holds files but no report of ours, unless forced:
 /// `analyze -o` must not overwrite what it did not write.
 fn check_report_dir(dir: &Path, force: bool) -> Result<(), CliError> {
-    let Ok(mut entries) = std::fs::read_dir(dir) else {
-        // Absent (it will be created) or unreadable (creating files will say why).
+    if force || !std::fs::exists(dir).unwrap_or(false) {
+        // Absent: it will be created.
         return Ok(());
-    };
-    if force || entries.next().is_none() || holds_our_report(dir) {
+    }
+    if holds_our_report(dir) || only_links_at_our_names(dir) {
         return Ok(());
     }
     Err(CliError::Refused(format!(
@@ -345,6 +345,22 @@ fn check_report_dir(dir: &Path, force: bool) -> Result<(), CliError> {
         dir.display(),
         REPORT_FILES.join(", ")
     )))
+}
+
+/// Whether every entry of `dir` (none, too) is a symbolic link named as one of the
+/// report files: writing replaces the link and leaves its target alone (see
+/// `faultline::outfile`), so nothing faultline did not write is overwritten.
+fn only_links_at_our_names(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        // Unreadable: creating the files will say why.
+        return true;
+    };
+    entries.into_iter().all(|e| {
+        e.is_ok_and(|e| {
+            REPORT_FILES.iter().any(|n| e.file_name() == *n)
+                && e.file_type().is_ok_and(|t| t.is_symlink())
+        })
+    })
 }
 
 /// Whether `dir/report.json` is a report this program wrote: a JSON object with the
