@@ -134,6 +134,14 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
+    /// A profile could not be pushed to a profiling server.
+    #[error("push to {url}: {message}")]
+    Push {
+        /// The request URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// Shorthand for results with [`Error`].

@@ -11,7 +11,7 @@
 //! | 2 outputs of a profile | [`fold`] |
 //! | 3 recording | [`record`] |
 //! | 4 analysis | [`analyze`] |
-//! | 5 workloads, comparison | [`workloads`], [`compare`] |
+//! | 5 workloads, comparison, exports | [`workloads`], [`compare`], [`export`] |
 //! | 6 renderings | [`report`] |
 //!
 //! Data flows one way: input bytes → parsed samples → an interned profile → transforms →
@@ -35,6 +35,7 @@ pub mod record;
 pub mod analyze;
 
 pub mod compare;
+pub mod export;
 pub mod workloads;
 
 pub mod report;

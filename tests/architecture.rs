@@ -17,7 +17,7 @@ const LAYERS: &[(usize, &[&str])] = &[
     (2, &["fold"]),
     (3, &["record"]),
     (4, &["analyze"]),
-    (5, &["workloads", "compare"]),
+    (5, &["workloads", "compare", "export"]),
     (6, &["report"]),
 ];
 

@@ -8,6 +8,7 @@
 mod clock;
 mod evidence;
 mod exit_work;
+pub mod export_view;
 mod findings;
 mod graphs;
 pub mod irq;
@@ -209,6 +210,15 @@ fn workload_pid(profile: &Profile, run: &RunFiles) -> Option<i32> {
 /// Runs the analysis: load, choose the event and clock, correct IRQ-sticky samples,
 /// classify phases, tie deferred exit work, then segments, evidence and findings.
 pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis> {
+    run(opts, progress, false).map(|(analysis, _)| analysis)
+}
+
+/// The analysis, and with `keep_view` the corrected samples behind it for the exports.
+fn run(
+    opts: &AnalyzeOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    keep_view: bool,
+) -> Result<(Analysis, Option<export_view::ExportView>)> {
     let rules = load_rules(opts.rules.as_deref())?;
     let load_opts = LoadOptions {
         strict: opts.strict,
@@ -269,15 +279,20 @@ pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
     report.findings = findings::findings(&report);
 
     let graphs = graphs::folded(&profile, &events, &phased);
-    Ok(Analysis {
+    let frames = phased::scope_frames(&profile, &phased, workload);
+    let view = keep_view.then(|| {
+        export_view::ExportView::new(profile, &stacks, &phased, workload, &tied, &report, &src)
+    });
+    let analysis = Analysis {
         report,
         raw: graphs.raw,
         corrected: graphs.corrected,
         by_phase: graphs.by_phase,
         phase_colors: graphs.phase_colors,
-        frames: phased::scope_frames(&profile, &phased, workload),
+        frames,
         load: summary,
-    })
+    };
+    Ok((analysis, view))
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -78,6 +78,11 @@ pub(super) struct Scope<'a> {
 }
 
 impl Phased {
+    /// The phase path id of sample `i`, `None` for samples of other events.
+    pub(super) fn path_id(&self, i: usize) -> Option<u32> {
+        Some(self.path_ids[i]).filter(|&id| id != NO_PATH)
+    }
+
     /// The phase path of sample `i` (empty for samples of other events).
     pub(super) fn path(&self, i: usize) -> &str {
         match self.path_ids[i] {

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use faultline::fold::collapse::FoldOptions;
 mod commands;
+mod export;
 
 use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
 use faultline::ingest::load::LoadOptions;
@@ -77,6 +78,10 @@ enum Command {
     /// Internal: the wrapper `record` starts under perf (joins the cgroup, runs CMD).
     #[command(hide = true)]
     Exec(ExecArgs),
+    /// Write the corrected, phase-labelled profile as pprof, speedscope or Firefox Profiler.
+    Export(export::ExportArgs),
+    /// Send the corrected profile to Pyroscope's /ingest API (or Grafana Alloy's receiver).
+    Push(export::PushArgs),
 }
 
 #[derive(Args)]
@@ -575,6 +580,8 @@ pub fn main() -> ExitCode {
         Command::Record(a) => return record(a, &mut stderr),
         Command::Workload(a) => return workload(a, &mut stderr),
         Command::Exec(a) => return exec(a, &mut stderr),
+        Command::Export(a) => export::export(a, &mut stderr),
+        Command::Push(a) => export::push(a, &mut stderr),
     };
     exit_with(result, &mut stderr)
 }

@@ -37,6 +37,10 @@ pub struct Interner {
     frames: FxIndexSet<Box<[u8]>>,
     /// (parent, frame) rows; a row's parent always has a smaller index.
     stacks: FxIndexSet<(StackId, FrameId)>,
+    /// DSO names, for exports that group frames by binary (pprof mappings).
+    dsos: FxIndexSet<Box<[u8]>>,
+    /// Index into `dsos` of the first DSO each frame was seen in (`u32::MAX`: none yet).
+    frame_dsos: Vec<u32>,
 }
 
 impl Interner {
@@ -45,7 +49,27 @@ impl Interner {
         if let Some(i) = self.frames.get_index_of(key) {
             return FrameId(i as u32);
         }
+        self.frame_dsos.push(u32::MAX);
         FrameId(self.frames.insert_full(key.into()).0 as u32)
+    }
+
+    /// Records the DSO `frame` runs in, unless one is already known: a name is one
+    /// frame whatever binary it came from, so the first DSO stands for all.
+    pub fn set_dso(&mut self, frame: FrameId, dso: &[u8]) {
+        if self.frame_dsos[frame.0 as usize] != u32::MAX {
+            return;
+        }
+        let i = match self.dsos.get_index_of(dso) {
+            Some(i) => i,
+            None => self.dsos.insert_full(dso.into()).0,
+        };
+        self.frame_dsos[frame.0 as usize] = i as u32;
+    }
+
+    /// The DSO a frame was first seen in, if the input named one.
+    pub fn dso(&self, frame: FrameId) -> Option<&[u8]> {
+        let i = *self.frame_dsos.get(frame.0 as usize)?;
+        self.dsos.get_index(i as usize).map(|d| &d[..])
     }
 
     /// The name and flags of a frame.
@@ -90,6 +114,11 @@ impl Interner {
     /// ids to `self`'s.
     pub fn absorb(&mut self, other: &Interner) -> (Vec<FrameId>, Vec<StackId>) {
         let frames: Vec<FrameId> = other.frames.iter().map(|k| self.frame(k)).collect();
+        for (i, &f) in frames.iter().enumerate() {
+            if let Some(dso) = other.dso(FrameId(i as u32)) {
+                self.set_dso(f, dso);
+            }
+        }
         let mut stacks = Vec::with_capacity(other.stacks.len());
         for &(parent, frame) in &other.stacks {
             let parent = if parent == StackId::EMPTY {
@@ -123,5 +152,21 @@ mod tests {
         let (_, map) = j.absorb(&i);
         assert_eq!(j.frames_of(map[s2.0 as usize]).len(), 2);
         assert_eq!(j.frame_name(FrameId(1)), (&b"a"[..], 0));
+    }
+
+    #[test]
+    fn a_frame_keeps_its_first_dso_through_absorb() {
+        let mut i = Interner::default();
+        let f = i.frame(b"\0memset");
+        let g = i.frame(b"\0main");
+        i.set_dso(f, b"/usr/lib/libc.so.6");
+        i.set_dso(f, b"/usr/bin/other");
+        assert_eq!(i.dso(f), Some(&b"/usr/lib/libc.so.6"[..]));
+        assert_eq!(i.dso(g), None);
+        let mut j = Interner::default();
+        j.frame(b"\0first");
+        let (map, _) = j.absorb(&i);
+        assert_eq!(j.dso(map[f.0 as usize]), Some(&b"/usr/lib/libc.so.6"[..]));
+        assert_eq!(j.dso(map[g.0 as usize]), None);
     }
 }

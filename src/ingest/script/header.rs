@@ -147,6 +147,9 @@ pub struct Header {
     pub pmu_mappings: Vec<(String, u32)>,
     /// `# clockid:` (`monotonic (1)` for `perf record -k mono`).
     pub clockid: Option<String>,
+    /// `# captured on :`, when perf last wrote the perf.data file (its mtime, printed
+    /// by ctime(3): `Sat Nov 21 23:48:09 2026`).
+    pub captured_on: Option<String>,
 }
 
 impl Header {
@@ -173,6 +176,7 @@ impl Header {
             "nrcpus online" => self.nrcpus_online = value.parse().ok(),
             "nrcpus avail" => self.nrcpus_avail = value.parse().ok(),
             "clockid" => self.clockid = text(),
+            "captured on" => self.captured_on = text(),
             "pmu mappings" => {
                 self.pmu_mappings = value
                     .split(',')
