@@ -448,3 +448,159 @@ fn counted_events_export_in_counts() {
     assert_eq!(n as usize, v.samples.len());
     assert!(n > 0);
 }
+
+/// Start times (ms) of a thread's samples, from the format's deltas.
+fn sample_times(thread: &Value) -> Vec<f64> {
+    let mut t = 0.0;
+    thread["samples"]["timeDeltas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            t += d.as_f64().unwrap();
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn firefox_profile_has_tracks_phases_markers_and_proc_counters() {
+    let input = run("breadth-first-oom");
+    let v = view(&input, false, false);
+    let doc: Value = serde_json::from_slice(&export::render(&v, Format::Firefox)).unwrap();
+    let threads = doc["threads"].as_array().unwrap();
+    // Zero is the earliest thing recorded: the first timeline line (mono_ns 3710075664445).
+    let origin_s = 3710.075_664_445;
+    let ms = |secs: f64| (secs - origin_s) * 1e3;
+
+    // A track per thread that ran samples, with every sample at its time.
+    let sampled: BTreeSet<i32> = v.samples.iter().map(|s| v.thread(s.thread).tid).collect();
+    let with_samples: BTreeSet<i32> = threads
+        .iter()
+        .filter(|t| t["samples"]["length"].as_u64().unwrap() > 0)
+        .map(|t| t["tid"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(with_samples, sampled);
+    let count: u64 = threads
+        .iter()
+        .map(|t| t["samples"]["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!(count, 986);
+    let cpu_us: u64 = threads
+        .iter()
+        .flat_map(|t| t["samples"]["threadCPUDelta"].as_array().unwrap())
+        .map(|d| d.as_u64().unwrap())
+        .sum();
+    assert_eq!(cpu_us, 986 * 1001, "1001001 ns per sample, in whole µs");
+    let workload = threads.iter().find(|t| t["tid"] == "11815").unwrap();
+    assert_eq!(workload["pid"], "11815");
+    let first = sample_times(workload)[0];
+    let first_workload_sample = v
+        .samples
+        .iter()
+        .find(|s| v.thread(s.thread).tid == 11815)
+        .unwrap()
+        .time
+        .as_secs_f64();
+    assert!((first - ms(first_workload_sample)).abs() < 1e-3, "{first}");
+
+    // Phases as categories: the workload's fault samples are in the `fault` category.
+    let categories: Vec<&str> = doc["meta"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for phase in ["fault", "exit", "syscall", "user", "tracepoints"] {
+        assert!(categories.contains(&phase), "{categories:?}");
+    }
+    let category_of = |t: &Value, stack: usize| {
+        let frame = t["stackTable"]["frame"][stack].as_u64().unwrap() as usize;
+        categories[t["frameTable"]["category"][frame].as_u64().unwrap() as usize]
+    };
+    let fault_samples = workload["samples"]["stack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| category_of(workload, s.as_u64().unwrap() as usize) == "fault")
+        .count();
+    let expected = v
+        .samples
+        .iter()
+        .filter(|s| {
+            v.thread(s.thread).tid == 11815 && v.phases[s.phase as usize].starts_with("fault")
+        })
+        .count();
+    assert_eq!(fault_samples, expected);
+    assert!(expected > 0);
+
+    // Markers: every tracepoint of the run, on its thread, at its time.
+    let mut markers = Vec::new();
+    for t in threads {
+        let strings = t["stringArray"].as_array().unwrap();
+        let m = &t["markers"];
+        for i in 0..m["length"].as_u64().unwrap() as usize {
+            let name = strings[m["name"][i].as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap();
+            markers.push((
+                name.to_string(),
+                t["tid"].as_str().unwrap().to_string(),
+                m["startTime"][i].as_f64().unwrap(),
+            ));
+        }
+    }
+    let mut names: Vec<&str> = markers.iter().map(|m| m.0.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["mmap:exit_mmap"; 4]
+            .into_iter()
+            .chain([
+                "oom:mark_victim",
+                "sched:sched_process_exit",
+                "sched:sched_process_exit"
+            ])
+            .collect::<Vec<_>>()
+    );
+    let victim = markers.iter().find(|m| m.0 == "oom:mark_victim").unwrap();
+    assert_eq!(victim.1, "11815");
+    assert!((victim.2 - ms(3710.395_218)).abs() < 1e-3, "{victim:?}");
+
+    // Counters from /proc on the same clock, on the workload's process.
+    let counters = doc["counters"].as_array().unwrap();
+    let counter_names: Vec<&str> = counters
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(counter_names, ["VmPTE", "VmRSS", "PageTables"]);
+    let timeline = std::fs::read_to_string(input.join("proc/timeline.jsonl")).unwrap();
+    let pte: Vec<(f64, u64)> = timeline
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["pid"] == 11815)
+        .filter_map(|l| {
+            Some((
+                l["mono_ns"].as_u64()? as f64 / 1e9,
+                l["status"]["VmPTE"].as_u64()?,
+            ))
+        })
+        .collect();
+    let vm_pte = &counters[0];
+    assert_eq!(vm_pte["pid"], "11815");
+    let samples = &vm_pte["samples"];
+    assert_eq!(samples["length"].as_u64().unwrap() as usize, pte.len());
+    let values: f64 = samples["count"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .sum();
+    assert_eq!(
+        values as u64,
+        pte.last().unwrap().1 * 1024,
+        "deltas sum to the last VmPTE"
+    );
+    let first_point = samples["timeDeltas"][0].as_f64().unwrap();
+    assert!((first_point - ms(pte[0].0)).abs() < 1e-3, "{first_point}");
+}

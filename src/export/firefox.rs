@@ -337,3 +337,49 @@ pub fn render(view: &ExportView, unit: &SampleUnit) -> Vec<u8> {
     w.counters();
     serde_json::to_vec(&w.fx).expect("serialising plain data cannot fail")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker(name: &str, time: f64, payload: &str) -> Marker {
+        Marker {
+            name: name.into(),
+            time,
+            pid: 40,
+            comm: "oom_reaper".into(),
+            cpu: Some(1),
+            payload: payload.into(),
+        }
+    }
+
+    #[test]
+    fn oom_reaping_becomes_an_interval_on_the_reapers_track() {
+        let view = ExportView {
+            markers: vec![
+                marker("oom:start_task_reaping", 10.0, "pid=7"),
+                marker("oom:start_task_reaping", 10.5, "pid=8"),
+                marker("oom:finish_task_reaping", 10.25, "pid=7"),
+            ],
+            ..ExportView::default()
+        };
+        let unit = SampleUnit::of(&view);
+        let doc: serde_json::Value = serde_json::from_slice(&render(&view, &unit)).unwrap();
+        let thread = &doc["threads"][0];
+        assert_eq!(thread["tid"], "40");
+        assert_eq!(doc["threads"].as_array().unwrap().len(), 1);
+        let m = &thread["markers"];
+        let strings = thread["stringArray"].as_array().unwrap();
+        let name = |i: usize| {
+            strings[m["name"][i].as_u64().unwrap() as usize]
+                .as_str()
+                .unwrap()
+        };
+        // Three instants, and one interval: pid 8's reap never finished.
+        assert_eq!(m["length"], 4);
+        assert_eq!(name(3), "OOM reaping");
+        assert_eq!(m["startTime"][3].as_f64().unwrap(), 0.0);
+        assert!((m["endTime"][3].as_f64().unwrap() - 250.0).abs() < 1e-6);
+        assert_eq!(m["phase"][3], 1, "an interval");
+    }
+}
