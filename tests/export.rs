@@ -200,47 +200,39 @@ fn go() -> Option<&'static str> {
     ok.then_some("go")
 }
 
-#[test]
-fn go_tool_pprof_reads_the_same_totals_and_top_functions() {
-    let Some(go) = go() else { return };
-    let dir = scratch("pprof");
-    let file = dir.join("profile.pb.gz");
-    let input = run("breadth-first-oom");
-    let out = common::faultline(&[
-        "export",
-        "--format",
-        "pprof",
-        input.to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
+/// `faultline export --format pprof` of breadth-first-oom into a scratch file.
+fn pprof_file(name: &str) -> PathBuf {
+    let file = scratch(name).join("profile.pb.gz");
+    common::export_fixture("pprof", &file);
+    file
+}
+
+fn go_pprof(go: &str, args: &[&str], file: &Path) -> String {
+    let o = Command::new(go)
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        o.status.success(),
+        "go tool pprof {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
     );
-    let pprof = |args: &[&str]| {
-        let o = Command::new(go)
-            .args(["tool", "pprof"])
-            .args(args)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "go tool pprof {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    };
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn go_tool_pprof_raw_has_collapses_totals() {
+    let Some(go) = go() else { return };
     // -raw lists every sample as `count ns: locations`.
-    let raw = pprof(&["-raw"]);
+    let raw = go_pprof(go, &["-raw"], &pprof_file("raw"));
     let (mut n, mut w) = (0u64, 0u64);
-    for line in raw
+    let samples = raw
         .lines()
         .skip_while(|l| !l.starts_with("Samples:"))
-        .take_while(|l| !l.starts_with("Locations"))
-    {
+        .take_while(|l| !l.starts_with("Locations"));
+    for line in samples {
         let Some((values, _)) = line.split_once(':') else {
             continue;
         };
@@ -253,13 +245,21 @@ fn go_tool_pprof_reads_the_same_totals_and_top_functions() {
             w += ns;
         }
     }
-    let (_, collapse_total) = collapse(&input.join("perf.script"));
+    let (_, collapse_total) = collapse(&run("breadth-first-oom").join("perf.script"));
     assert_eq!((n, w), (986, collapse_total));
+}
 
-    // -top: flat time per function, against faultline's own self weights.
-    let top = pprof(&["-top", "-unit=ns", "-nodecount=8"]);
+#[test]
+fn go_tool_pprof_top_functions_are_faultlines() {
+    let Some(go) = go() else { return };
+    let top = go_pprof(
+        go,
+        &["-top", "-unit=ns", "-nodecount=8"],
+        &pprof_file("top"),
+    );
     assert!(top.contains("Total samples = 986986986ns"), "{top}");
-    let v = view(&input, false, false);
+    // Flat time per function against faultline's own self weights (corrected leaves).
+    let v = view(&run("breadth-first-oom"), false, false);
     let mut own: BTreeMap<String, u64> = BTreeMap::new();
     for s in &v.samples {
         *own.entry(v.frame_names(s.stack).pop().unwrap())
@@ -395,20 +395,7 @@ fn speedscope_file_matches_speedscopes_schema() {
     let Some(npm) = npm_dir() else { return };
     let dir = scratch("speedscope-schema");
     let file = dir.join("profile.speedscope.json");
-    let input = run("breadth-first-oom");
-    let out = common::faultline(&[
-        "export",
-        "--format",
-        "speedscope",
-        input.to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::export_fixture("speedscope", &file);
     validate_speedscope(&npm, &file).unwrap();
     // The validator is not vacuous: a file without shared frames is refused.
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -463,16 +450,23 @@ fn sample_times(thread: &Value) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn firefox_profile_has_tracks_phases_markers_and_proc_counters() {
-    let input = run("breadth-first-oom");
-    let v = view(&input, false, false);
-    let doc: Value = serde_json::from_slice(&export::render(&v, Format::Firefox)).unwrap();
-    let threads = doc["threads"].as_array().unwrap();
-    // Zero is the earliest thing recorded: the first timeline line (mono_ns 3710075664445).
-    let origin_s = 3710.075_664_445;
-    let ms = |secs: f64| (secs - origin_s) * 1e3;
+/// The Firefox Profiler export of breadth-first-oom, and its view.
+fn firefox() -> (ExportView, Value) {
+    let v = view(&run("breadth-first-oom"), false, false);
+    let doc = serde_json::from_slice(&export::render(&v, Format::Firefox)).unwrap();
+    (v, doc)
+}
 
+/// Zero of the profile's clock: the earliest thing recorded, the first timeline line
+/// (mono_ns 3710075664445); times in ms from there.
+fn ms(secs: f64) -> f64 {
+    (secs - 3_710.075_664_445) * 1e3
+}
+
+#[test]
+fn firefox_has_a_track_per_thread_with_every_sample_at_its_time() {
+    let (v, doc) = firefox();
+    let threads = doc["threads"].as_array().unwrap();
     // A track per thread that ran samples, with every sample at its time.
     let sampled: BTreeSet<i32> = v.samples.iter().map(|s| v.thread(s.thread).tid).collect();
     let with_samples: BTreeSet<i32> = threads
@@ -503,7 +497,17 @@ fn firefox_profile_has_tracks_phases_markers_and_proc_counters() {
         .time
         .as_secs_f64();
     assert!((first - ms(first_workload_sample)).abs() < 1e-3, "{first}");
+}
 
+#[test]
+fn firefox_categories_are_the_phases() {
+    let (v, doc) = firefox();
+    let workload = doc["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tid"] == "11815")
+        .unwrap();
     // Phases as categories: the workload's fault samples are in the `fault` category.
     let categories: Vec<&str> = doc["meta"]["categories"]
         .as_array()
@@ -533,7 +537,12 @@ fn firefox_profile_has_tracks_phases_markers_and_proc_counters() {
         .count();
     assert_eq!(fault_samples, expected);
     assert!(expected > 0);
+}
 
+#[test]
+fn firefox_markers_are_the_runs_tracepoints() {
+    let (_, doc) = firefox();
+    let threads = doc["threads"].as_array().unwrap();
     // Markers: every tracepoint of the run, on its thread, at its time.
     let mut markers = Vec::new();
     for t in threads {
@@ -565,8 +574,13 @@ fn firefox_profile_has_tracks_phases_markers_and_proc_counters() {
     );
     let victim = markers.iter().find(|m| m.0 == "oom:mark_victim").unwrap();
     assert_eq!(victim.1, "11815");
-    assert!((victim.2 - ms(3710.395_218)).abs() < 1e-3, "{victim:?}");
+    assert!((victim.2 - ms(3_710.395_218)).abs() < 1e-3, "{victim:?}");
+}
 
+#[test]
+fn firefox_counters_are_the_proc_timeline_on_the_same_clock() {
+    let (_, doc) = firefox();
+    let input = run("breadth-first-oom");
     // Counters from /proc on the same clock, on the workload's process.
     let counters = doc["counters"].as_array().unwrap();
     let counter_names: Vec<&str> = counters

@@ -96,6 +96,15 @@ fn serve_once(status: &'static str, reply: &'static str) -> (u16, JoinHandle<Req
     (port, handle)
 }
 
+/// `faultline push --pyroscope URL --name NAME [extra…] RUN`.
+fn push(url: &str, name: &str, extra: &[&str]) -> std::process::Output {
+    let run = run_dir();
+    let mut args = vec!["push", "--pyroscope", url, "--name", name];
+    args.extend_from_slice(extra);
+    args.push(&run);
+    common::faultline(&args)
+}
+
 fn run_dir() -> String {
     common::root()
         .join("fixtures/runs/breadth-first-oom")
@@ -108,16 +117,7 @@ fn push_sends_the_corrected_profile_with_every_ingest_field() {
     let (port, server) = serve_once("200 OK", "");
     let url = format!("http://127.0.0.1:{port}");
     let name = "faultline.cpu{commit=abc123,workload=breadth-first,thp=madvise}";
-    let out = common::faultline(&[
-        "push",
-        "--pyroscope",
-        &url,
-        "--name",
-        name,
-        "--tenant",
-        "team-a",
-        &run_dir(),
-    ]);
+    let out = push(&url, name, &["--tenant", "team-a"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let req = server.join().unwrap();
@@ -156,15 +156,11 @@ fn push_sends_the_corrected_profile_with_every_ingest_field() {
 #[test]
 fn push_without_a_tenant_sends_no_org_header() {
     let (port, server) = serve_once("200 OK", "");
-    let out = common::faultline(&[
-        "push",
-        "--pyroscope",
+    let out = push(
         &format!("http://127.0.0.1:{port}/"),
-        "--name",
         "app.cpu",
-        "--workload-only",
-        &run_dir(),
-    ]);
+        &["--workload-only"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -179,14 +175,7 @@ fn push_without_a_tenant_sends_no_org_header() {
 #[test]
 fn a_refusing_server_is_an_error_with_its_answer() {
     let (port, server) = serve_once("400 Bad Request", "invalid name");
-    let out = common::faultline(&[
-        "push",
-        "--pyroscope",
-        &format!("http://127.0.0.1:{port}"),
-        "--name",
-        "app.cpu",
-        &run_dir(),
-    ]);
+    let out = push(&format!("http://127.0.0.1:{port}"), "app.cpu", &[]);
     server.join().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -206,14 +195,7 @@ fn an_unreachable_server_is_an_error() {
         .local_addr()
         .unwrap()
         .port();
-    let out = common::faultline(&[
-        "push",
-        "--pyroscope",
-        &format!("http://127.0.0.1:{port}"),
-        "--name",
-        "app.cpu",
-        &run_dir(),
-    ]);
+    let out = push(&format!("http://127.0.0.1:{port}"), "app.cpu", &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("could not send"), "{stderr}");
@@ -221,14 +203,7 @@ fn an_unreachable_server_is_an_error() {
 
 #[test]
 fn a_bad_name_is_refused_before_anything_is_sent() {
-    let out = common::faultline(&[
-        "push",
-        "--pyroscope",
-        "http://127.0.0.1:9",
-        "--name",
-        "app.cpu{commit}",
-        &run_dir(),
-    ]);
+    let out = push("http://127.0.0.1:9", "app.cpu{commit}", &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not key=value"), "{stderr}");

@@ -234,20 +234,7 @@ fn speedscope_app_imports_the_export_without_console_errors() {
     let Some(release) = release_dir() else { return };
     let dir = scratch();
     let profile = dir.join("profile.speedscope.json");
-    let input = common::root().join("fixtures/runs/breadth-first-oom");
-    let out = common::faultline(&[
-        "export",
-        "--format",
-        "speedscope",
-        input.to_str().unwrap(),
-        "-o",
-        profile.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::export_fixture("speedscope", &profile);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
     let profiles = doc["profiles"].as_array().unwrap().len();
     let loaded = open(release, &profile, &dir);

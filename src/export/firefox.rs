@@ -162,19 +162,8 @@ impl Writer<'_> {
     fn markers(&mut self) {
         let view = self.view;
         for m in &view.markers {
-            let pid = self.pid_of(m);
-            let thread = self.thread(
-                pid,
-                m.pid,
-                &format!("{} {}", m.comm, m.pid),
-                &m.comm,
-                secs(m.time),
-            );
-            let marker = Tracepoint {
-                name: self.fx.intern_string(&m.name),
-                payload: self.fx.intern_string(&m.payload),
-                category: self.markers,
-            };
+            let thread = self.marker_thread(m);
+            let marker = self.tracepoint(&m.name, &m.payload);
             let at = self.at(secs(m.time));
             self.fx
                 .add_marker(thread, MarkerTiming::Instant(at), marker);
@@ -185,11 +174,11 @@ impl Writer<'_> {
     /// `oom:start_task_reaping` … `oom:finish_task_reaping` as one interval per reap.
     fn reaping(&mut self) {
         let view = self.view;
-        for start in view
+        let starts = view
             .markers
             .iter()
-            .filter(|m| m.name == "oom:start_task_reaping")
-        {
+            .filter(|m| m.name == "oom:start_task_reaping");
+        for start in starts {
             let Some(end) = view.markers.iter().find(|m| {
                 m.name == "oom:finish_task_reaping"
                     && m.time >= start.time
@@ -197,22 +186,26 @@ impl Writer<'_> {
             }) else {
                 continue;
             };
-            let pid = self.pid_of(start);
-            let thread = self.thread(
-                pid,
-                start.pid,
-                &format!("{} {}", start.comm, start.pid),
-                &start.comm,
-                secs(start.time),
-            );
-            let marker = Tracepoint {
-                name: self.fx.intern_string("OOM reaping"),
-                payload: self.fx.intern_string(&start.payload),
-                category: self.markers,
-            };
+            let thread = self.marker_thread(start);
+            let marker = self.tracepoint("OOM reaping", &start.payload);
             let timing = MarkerTiming::Interval(self.at(secs(start.time)), self.at(secs(end.time)));
             self.fx.add_marker(thread, timing, marker);
         }
+    }
+
+    fn tracepoint(&mut self, name: &str, payload: &str) -> Tracepoint {
+        Tracepoint {
+            name: self.fx.intern_string(name),
+            payload: self.fx.intern_string(payload),
+            category: self.markers,
+        }
+    }
+
+    /// The track of the thread a marker fired in (created if it had no samples).
+    fn marker_thread(&mut self, m: &Marker) -> ThreadHandle {
+        let pid = self.pid_of(m);
+        let label = format!("{} {}", m.comm, m.pid);
+        self.thread(pid, m.pid, &label, &m.comm, secs(m.time))
     }
 
     /// The process of a marker's thread, when a sample showed it; else its tid.

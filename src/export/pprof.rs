@@ -175,6 +175,7 @@ impl Strings {
 }
 
 /// Frame → location ids, building functions and mappings as frames are first seen.
+#[derive(Default)]
 struct Locations {
     by_frame: FxHashMap<FrameId, u64>,
     functions: FxHashMap<String, u64>,
@@ -225,14 +226,7 @@ impl Locations {
 /// The profile message for `view`, one pprof sample per (thread, stack, phase).
 pub fn profile(view: &ExportView, unit: &SampleUnit, wall_clock_start_ns: Option<i64>) -> Profile {
     let mut strings = Strings::new();
-    let mut locs = Locations {
-        by_frame: FxHashMap::default(),
-        functions: FxHashMap::default(),
-        mappings: FxHashMap::default(),
-        out_locations: Vec::new(),
-        out_functions: Vec::new(),
-        out_mappings: Vec::new(),
-    };
+    let mut locs = Locations::default();
     let sample_type = vec![
         ValueType {
             r#type: strings.get("samples"),
@@ -243,54 +237,7 @@ pub fn profile(view: &ExportView, unit: &SampleUnit, wall_clock_start_ns: Option
             unit: strings.get(unit.unit),
         },
     ];
-    // Aggregate identical (thread, stack, phase): the reader sums them anyway, and a
-    // recording has far fewer distinct stacks than samples.
-    let mut groups: FxHashMap<_, (u64, u64)> = FxHashMap::default();
-    let mut order = Vec::new();
-    for s in &view.samples {
-        let key = (s.thread, s.stack, s.phase);
-        let g = groups.entry(key).or_insert_with(|| {
-            order.push(key);
-            (0, 0)
-        });
-        g.0 += 1;
-        g.1 += s.weight;
-    }
-    let keys = [
-        strings.get("comm"),
-        strings.get("pid"),
-        strings.get("tid"),
-        strings.get("phase"),
-    ];
-    let mut samples = Vec::with_capacity(order.len());
-    for key @ (thread, stack, phase) in order {
-        let (n, weight) = groups[&key];
-        let mut location_id: Vec<u64> = view
-            .profile
-            .interner
-            .frames_of(stack)
-            .into_iter()
-            .map(|f| locs.id(view, f, &mut strings))
-            .collect();
-        location_id.reverse();
-        let t = view.thread(thread);
-        let str_label = |key, value| Label {
-            key,
-            str: value,
-            num: 0,
-        };
-        let num_label = |key, num| Label { key, str: 0, num };
-        samples.push(Sample {
-            location_id,
-            value: vec![n as i64, weight as i64],
-            label: vec![
-                str_label(keys[0], strings.get(&String::from_utf8_lossy(&t.comm))),
-                num_label(keys[1], i64::from(t.pid.unwrap_or(t.tid))),
-                num_label(keys[2], i64::from(t.tid)),
-                str_label(keys[3], strings.get(&view.phases[phase as usize])),
-            ],
-        });
-    }
+    let sample = samples(view, &mut strings, &mut locs);
     let (start, end) = start_end(view);
     let comment = vec![strings.get(&format!(
         "faultline export: {} samples of {} ({}); {}",
@@ -303,18 +250,61 @@ pub fn profile(view: &ExportView, unit: &SampleUnit, wall_clock_start_ns: Option
     let default_sample_type = sample_type[1].r#type;
     Profile {
         sample_type,
-        sample: samples,
+        sample,
         mapping: locs.out_mappings,
         location: locs.out_locations,
         function: locs.out_functions,
         string_table: strings.table,
-        time_nanos: wall_clock_start_ns.unwrap_or(start.0 as i64),
+        time_nanos: wall_clock_start_ns.unwrap_or(0),
         duration_nanos: end.0.saturating_sub(start.0) as i64,
         period_type,
         period: view.clock.mean_period.round() as i64,
         comment,
         default_sample_type,
     }
+}
+
+/// pprof samples: identical (thread, stack, phase) merged, since the reader sums them
+/// anyway and a recording has far fewer distinct stacks than samples.
+fn samples(view: &ExportView, strings: &mut Strings, locs: &mut Locations) -> Vec<Sample> {
+    let mut groups: FxHashMap<_, (u64, u64)> = FxHashMap::default();
+    let mut order = Vec::new();
+    for s in &view.samples {
+        let key = (s.thread, s.stack, s.phase);
+        let g = groups.entry(key).or_insert_with(|| {
+            order.push(key);
+            (0, 0)
+        });
+        g.0 += 1;
+        g.1 += s.weight;
+    }
+    let [comm, pid, tid, phase_key] = ["comm", "pid", "tid", "phase"].map(|k| strings.get(k));
+    let label = |key, str, num| Label { key, str, num };
+    order
+        .into_iter()
+        .map(|key @ (thread, stack, phase)| {
+            let (n, weight) = groups[&key];
+            let mut location_id: Vec<u64> = view
+                .profile
+                .interner
+                .frames_of(stack)
+                .into_iter()
+                .map(|f| locs.id(view, f, strings))
+                .collect();
+            location_id.reverse();
+            let t = view.thread(thread);
+            Sample {
+                location_id,
+                value: vec![n as i64, weight as i64],
+                label: vec![
+                    label(comm, strings.get(&String::from_utf8_lossy(&t.comm)), 0),
+                    label(pid, 0, i64::from(t.pid.unwrap_or(t.tid))),
+                    label(tid, 0, i64::from(t.tid)),
+                    label(phase_key, strings.get(&view.phases[phase as usize]), 0),
+                ],
+            }
+        })
+        .collect()
 }
 
 /// The gzipped encoding of `profile`, as pprof files are stored.

@@ -52,6 +52,9 @@ struct Sampled {
     weights: Vec<u64>,
 }
 
+/// A thread's samples (root-first frame indexes) and their weights.
+type Samples = (Vec<Vec<usize>>, Vec<u64>);
+
 /// Frame index per frame name, and stack → indexes, filled as samples are read.
 struct Frames<'a> {
     view: &'a ExportView,
@@ -99,8 +102,7 @@ pub fn render(view: &ExportView, unit: &SampleUnit) -> Vec<u8> {
         out: Vec::new(),
     };
     // Threads in a stable order: by pid, then tid.
-    let mut per_thread: BTreeMap<(i32, i32, ThreadId), (Vec<Vec<usize>>, Vec<u64>)> =
-        BTreeMap::new();
+    let mut per_thread: BTreeMap<(i32, i32, ThreadId), Samples> = BTreeMap::new();
     for s in &view.samples {
         let t = view.thread(s.thread);
         let entry = per_thread

@@ -92,3 +92,22 @@ pub fn faultline_json(args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
+
+/// Runs `faultline export --format FORMAT` on the breadth-first-oom run into `out`,
+/// asserting success.
+pub fn export_fixture(format: &str, out: &Path) {
+    let input = root().join("fixtures/runs/breadth-first-oom");
+    let res = faultline(&[
+        "export",
+        "--format",
+        format,
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
