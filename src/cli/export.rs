@@ -110,10 +110,8 @@ pub fn export(a: &ExportArgs, stderr: &mut dyn Write) -> Result<(), Error> {
         FormatArg::Firefox => Format::Firefox,
     };
     let bytes = export::render(&view, format);
-    std::fs::write(&a.output, bytes).map_err(|source| Error::Io {
-        path: a.output.clone(),
-        source,
-    })?;
+    // Renamed into place: a file or symlink already at the name is replaced, not written through.
+    faultline::outfile::write(&a.output, &bytes)?;
     let _ = writeln!(
         stderr,
         "faultline: wrote {} samples ({} {}) of {} to {}",
