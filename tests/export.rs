@@ -124,7 +124,9 @@ fn pprof_follows_profile_proto_rules() {
     let dsos: BTreeSet<&str> = p.mapping.iter().map(|m| s(m.filename)).collect();
     assert_eq!(dsos.len(), p.mapping.len(), "one Mapping per DSO");
     assert!(dsos.contains("[kernel.kallsyms]"), "{dsos:?}");
-    assert!(dsos.iter().any(|d| d.ends_with("/faultline")), "{dsos:?}");
+    // mapping[0] is the main binary for pprof: the workload's program.
+    let main = s(p.mapping[0].filename);
+    assert!(main.ends_with("/faultline"), "{main} of {dsos:?}");
     for l in &p.location {
         assert!(mappings.contains(&l.mapping_id));
         assert!(
@@ -617,4 +619,37 @@ fn firefox_counters_are_the_proc_timeline_on_the_same_clock() {
     );
     let first_point = samples["timeDeltas"][0].as_f64().unwrap();
     assert!((first_point - ms(pte[0].0)).abs() < 1e-3, "{first_point}");
+}
+
+#[test]
+fn bad_input_and_unwritable_output_are_named_errors() {
+    let dir = scratch("errors");
+    let out = dir.join("out.pb.gz");
+    let missing = dir.join("no-such-run");
+    let res = common::faultline(&[
+        "export",
+        "--format",
+        "pprof",
+        missing.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+    assert!(!out.exists());
+
+    let input = run("zero-page-4k");
+    let unwritable = dir.join("no-such-dir/out.json");
+    let res = common::faultline(&[
+        "export",
+        "--format",
+        "firefox",
+        input.to_str().unwrap(),
+        "-o",
+        unwritable.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(stderr.contains("no-such-dir"), "{stderr}");
 }

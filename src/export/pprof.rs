@@ -238,6 +238,7 @@ pub fn profile(view: &ExportView, unit: &SampleUnit, wall_clock_start_ns: Option
         },
     ];
     let sample = samples(view, &mut strings, &mut locs);
+    main_binary_first(&mut locs.out_mappings, &locs.out_locations, &strings);
     let (start, end) = start_end(view);
     let comment = vec![strings.get(&format!(
         "faultline export: {} samples of {} ({}); {}",
@@ -305,6 +306,23 @@ fn samples(view: &ExportView, strings: &mut Strings, locs: &mut Locations) -> Ve
             }
         })
         .collect()
+}
+
+/// pprof takes the first mapping for the main binary (`File:` in its reports): put
+/// there the program file (not a library, not `[kernel.kallsyms]`) with the most
+/// locations. Ids stay as they are; only the order changes.
+fn main_binary_first(mappings: &mut [Mapping], locations: &[Location], strings: &Strings) {
+    let is_program = |m: &Mapping| {
+        let name = &strings.table[m.filename as usize];
+        !name.starts_with('[') && !name.contains(".so")
+    };
+    let uses = |m: &Mapping| locations.iter().filter(|l| l.mapping_id == m.id).count();
+    let best = (0..mappings.len())
+        .filter(|&i| is_program(&mappings[i]))
+        .max_by_key(|&i| (uses(&mappings[i]), std::cmp::Reverse(i)));
+    if let Some(i) = best {
+        mappings[..=i].rotate_right(1);
+    }
 }
 
 /// The gzipped encoding of `profile`, as pprof files are stored.
