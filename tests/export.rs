@@ -653,3 +653,23 @@ fn bad_input_and_unwritable_output_are_named_errors() {
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert!(stderr.contains("no-such-dir"), "{stderr}");
 }
+
+#[test]
+fn workload_only_keeps_the_workloads_markers() {
+    let all = view(&run("breadth-first-oom"), false, false);
+    let mine = view(&run("breadth-first-oom"), false, true);
+    // The runner's (pid 11813) go; the workload's stay: its exec dropping the old mm,
+    // the OOM kill, its exit, and its mm torn down 266 ms later.
+    assert_eq!(all.markers.len(), 7);
+    let names: Vec<&str> = mine.markers.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "mmap:exit_mmap",
+            "oom:mark_victim",
+            "sched:sched_process_exit",
+            "mmap:exit_mmap"
+        ]
+    );
+    assert!(mine.markers.iter().all(|m| m.pid == 11815));
+}

@@ -129,11 +129,22 @@ impl ExportView {
             .collect()
     }
 
-    /// Keeps only the samples that count for the workload (no-op without one).
+    /// Keeps only the samples that count for the workload, and the markers its threads
+    /// fired or that name its pid (`oom:mark_victim pid=…` in another task); a no-op
+    /// without a workload.
     pub fn retain_workload(&mut self) {
-        if self.workload_pid.is_some() {
-            self.samples.retain(|s| s.workload);
-        }
+        let Some(pid) = self.workload_pid else { return };
+        self.samples.retain(|s| s.workload);
+        let tids: Vec<i32> = self
+            .profile
+            .threads
+            .iter()
+            .filter(|t| t.tid == pid || t.pid == Some(pid))
+            .map(|t| t.tid)
+            .collect();
+        self.markers.retain(|m| {
+            tids.contains(&m.pid) || m.pid == pid || super::segments::names_pid(m, pid)
+        });
     }
 
     /// Sum of the samples' weights.
