@@ -208,3 +208,125 @@ fn a_bad_name_is_refused_before_anything_is_sent() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not key=value"), "{stderr}");
 }
+
+/// The file part `name` of a multipart/form-data body.
+fn form_part<'a>(content_type: &str, body: &'a [u8], name: &str) -> &'a [u8] {
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .expect("multipart content type");
+    let delimiter = format!("--{boundary}");
+    let text_at = |from: usize, what: &[u8]| {
+        body[from..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|i| i + from)
+    };
+    let start = text_at(0, delimiter.as_bytes()).expect("first boundary");
+    let head_end = text_at(start, b"\r\n\r\n").expect("part headers") + 4;
+    let head = String::from_utf8_lossy(&body[start..head_end]);
+    assert!(head.contains(&format!("name=\"{name}\"")), "{head}");
+    let end = text_at(head_end, format!("\r\n{delimiter}--").as_bytes()).expect("closing boundary");
+    &body[head_end..end]
+}
+
+#[test]
+fn push_as_pprof_sends_the_labelled_profile_as_a_form() {
+    use prost::Message;
+    use std::io::Read;
+    let (port, server) = serve_once("200 OK", "");
+    let url = format!("http://127.0.0.1:{port}");
+    let out = push(&url, "faultline.cpu{commit=abc123}", &["--format", "pprof"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let req = server.join().unwrap();
+    assert_eq!(req.path, "/ingest");
+    // No `format`: with format=pprof the server would read the form as a bare profile.
+    let keys: Vec<&str> = req.query.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["from", "name", "spyName", "until"]);
+    assert_eq!(req.query["from"], "1795304887");
+    assert_eq!(req.query["until"], "1795304889");
+    let part = form_part(&req.headers["content-type"], &req.body, "profile");
+    go_reads_the_form(&req.headers["content-type"], &req.body, part.len());
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(part)
+        .read_to_end(&mut raw)
+        .unwrap();
+    let p = faultline::export::pprof::Profile::decode(&raw[..]).unwrap();
+    let total: i64 = p.sample.iter().map(|s| s.value[1]).sum();
+    assert_eq!(total, 986_986_986);
+    let phase = p.string_table.iter().position(|s| s == "phase").unwrap() as i64;
+    assert!(
+        p.sample
+            .iter()
+            .all(|s| s.label.iter().any(|l| l.key == phase))
+    );
+}
+
+/// Go's own multipart reader (what Pyroscope parses the form with) finds the part.
+const GO_FORM_READER: &str = r#"package main
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"os"
+)
+
+func main() {
+	_, params, err := mime.ParseMediaType(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	form, err := multipart.NewReader(os.Stdin, params["boundary"]).ReadForm(1 << 30)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for name, files := range form.File {
+		f, _ := files[0].Open()
+		b, _ := io.ReadAll(f)
+		fmt.Printf("%s %d\n", name, len(b))
+	}
+}
+"#;
+
+fn go_reads_the_form(content_type: &str, body: &[u8], part_len: usize) {
+    use std::process::{Command, Stdio};
+    if !Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "skipped the Go multipart check: `go` is not installed (apt-get install golang-go)"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("faultline-push-go-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), GO_FORM_READER).unwrap();
+    let mut child = Command::new("go")
+        .args(["run", "main.go", content_type])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("profile {part_len}\n")
+    );
+}

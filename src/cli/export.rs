@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use faultline::Error;
 use faultline::analyze::AnalyzeOptions;
-use faultline::export::pyroscope::{self, PushOptions};
+use faultline::export::pyroscope::{self, PushFormat, PushOptions};
 use faultline::export::{self, Format};
 
 /// What to read: the same inputs and corrections as `faultline analyze`.
@@ -65,6 +65,15 @@ pub enum FormatArg {
     Firefox,
 }
 
+/// `faultline push` bodies on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PushFormatArg {
+    /// Folded stacks.
+    Folded,
+    /// pprof, multipart.
+    Pprof,
+}
+
 /// `faultline export` arguments.
 #[derive(Args)]
 pub struct ExportArgs {
@@ -93,6 +102,10 @@ pub struct PushArgs {
     /// Seconds to wait for the server.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Body: folded stacks (format=folded), or the pprof export as multipart/form-data
+    /// (keeps the comm, pid, tid and phase labels).
+    #[arg(long, value_enum, default_value = "folded")]
+    format: PushFormatArg,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -132,6 +145,10 @@ pub fn push(a: &PushArgs, stderr: &mut dyn Write) -> Result<(), Error> {
         name: a.name.clone(),
         tenant: a.tenant.clone(),
         timeout: Duration::from_secs(a.timeout),
+        format: match a.format {
+            PushFormatArg::Folded => PushFormat::Folded,
+            PushFormatArg::Pprof => PushFormat::Pprof,
+        },
     };
     let pushed = pyroscope::push(&view, &opts)?;
     if !pushed.times_from_recording {

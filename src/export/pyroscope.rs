@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::analyze::export_view::ExportView;
 use crate::error::{Error, Result};
-use crate::export::{SampleUnit, start_end, wall_clock_start};
+use crate::export::{SampleUnit, pprof, start_end, wall_clock_start};
 use crate::fold::collapse::{FoldOptions, StackNamer, merge_sorted};
 
 /// Where and how to push.
@@ -28,6 +28,19 @@ pub struct PushOptions {
     pub tenant: Option<String>,
     /// How long to wait for the server.
     pub timeout: Duration,
+    /// What the body carries.
+    pub format: PushFormat,
+}
+
+/// The body of a push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PushFormat {
+    /// Folded stacks, `format=folded`: one line per (comm, stack), no phase labels.
+    #[default]
+    Folded,
+    /// The pprof export as `multipart/form-data` (part `profile`): keeps the `comm`,
+    /// `pid`, `tid` and `phase` labels, and its sample types say the unit.
+    Pprof,
 }
 
 /// What a push sent, for the caller to report.
@@ -35,9 +48,9 @@ pub struct PushOptions {
 pub struct Pushed {
     /// The full request URL, query included.
     pub url: String,
-    /// Folded lines sent.
+    /// Stacks sent (folded lines, or pprof samples).
     pub lines: usize,
-    /// Sum of the values sent.
+    /// Sum of the values sent (in the clock's unit).
     pub total: u64,
     /// `from` and `until` (Unix seconds).
     pub from: u64,
@@ -131,30 +144,31 @@ pub fn query(
     } else {
         ("objects", "1".to_string())
     };
-    let params = vec![
+    let mut params = vec![
         ("name", opts.name.clone()),
         ("from", from.to_string()),
         ("until", until.to_string()),
-        ("format", "folded".to_string()),
-        ("sampleRate", rate),
-        ("spyName", "faultline".to_string()),
-        ("units", units.to_string()),
-        ("aggregationType", "sum".to_string()),
     ];
+    // A pprof body says its own units and types; `format=pprof` would make the server
+    // read the multipart body as a bare profile, so the content type alone tells it.
+    if opts.format == PushFormat::Folded {
+        params.extend([
+            ("format", "folded".to_string()),
+            ("sampleRate", rate),
+            ("spyName", "faultline".to_string()),
+            ("units", units.to_string()),
+            ("aggregationType", "sum".to_string()),
+        ]);
+    } else {
+        params.push(("spyName", "faultline".to_string()));
+    }
     (params, recorded)
 }
 
 /// Sends `view` to the server. A refused, unreachable or failing server is an error.
 pub fn push(view: &ExportView, opts: &PushOptions) -> Result<Pushed> {
     check_name(&opts.name).map_err(|message| push_error(&opts.url, message))?;
-    let lines = folded(view);
-    let mut body = Vec::new();
-    for (line, n) in &lines {
-        body.extend_from_slice(line);
-        body.push(b' ');
-        body.extend_from_slice(n.to_string().as_bytes());
-        body.push(b'\n');
-    }
+    let body = body(view, opts.format);
     let (params, recorded) = query(view, opts, SystemTime::now());
     let url = format!("{}/ingest", opts.url.trim_end_matches('/'));
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -162,7 +176,7 @@ pub fn push(view: &ExportView, opts: &PushOptions) -> Result<Pushed> {
         .timeout_global(Some(opts.timeout))
         .build()
         .into();
-    let mut request = agent.post(&url).header("Content-Type", "text/plain");
+    let mut request = agent.post(&url).header("Content-Type", &body.content_type);
     for (k, v) in &params {
         request = request.query(k, v);
     }
@@ -170,7 +184,7 @@ pub fn push(view: &ExportView, opts: &PushOptions) -> Result<Pushed> {
         request = request.header("X-Scope-OrgID", tenant);
     }
     let mut response = request
-        .send(&body[..])
+        .send(&body.bytes[..])
         .map_err(|e| push_error(&url, format!("could not send: {e}")))?;
     let status = response.status();
     if !status.is_success() {
@@ -189,12 +203,69 @@ pub fn push(view: &ExportView, opts: &PushOptions) -> Result<Pushed> {
     };
     Ok(Pushed {
         url,
-        lines: lines.len(),
-        total: lines.iter().map(|l| l.1).sum(),
+        lines: body.stacks,
+        total: body.total,
         from: find("from"),
         until: find("until"),
         times_from_recording: recorded,
     })
+}
+
+/// A request body and what it holds.
+struct Body {
+    content_type: String,
+    bytes: Vec<u8>,
+    stacks: usize,
+    total: u64,
+}
+
+fn body(view: &ExportView, format: PushFormat) -> Body {
+    let total = view.total_weight();
+    match format {
+        PushFormat::Folded => {
+            let lines = folded(view);
+            let mut bytes = Vec::new();
+            for (line, n) in &lines {
+                bytes.extend_from_slice(line);
+                bytes.push(b' ');
+                bytes.extend_from_slice(n.to_string().as_bytes());
+                bytes.push(b'\n');
+            }
+            Body {
+                content_type: "text/plain".into(),
+                bytes,
+                stacks: lines.len(),
+                total,
+            }
+        }
+        PushFormat::Pprof => {
+            let unit = SampleUnit::of(view);
+            let profile = pprof::profile(view, &unit, wall_clock_start(view));
+            let (content_type, bytes) = multipart("profile", &pprof::encode(&profile));
+            Body {
+                content_type,
+                bytes,
+                stacks: profile.sample.len(),
+                total,
+            }
+        }
+    }
+}
+
+/// `multipart/form-data` with one file part: (content type, body). The boundary is
+/// one that does not occur in the data.
+fn multipart(name: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = (0u32..)
+        .map(|n| format!("faultline-boundary-{n}"))
+        .find(|b| memchr::memmem::find(data, b.as_bytes()).is_none())
+        .expect("some boundary is absent from finite data");
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.pb.gz\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn push_error(url: &str, message: String) -> Error {
