@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use fxprof_processed_profile::{
     CategoryColor, CategoryHandle, CategoryPairHandle, CpuDelta, Frame, FrameFlags, FrameInfo,
     MarkerFieldFlags, MarkerFieldFormat, MarkerTiming, ProcessHandle, Profile as FxProfile,
-    ReferenceTimestamp, SamplingInterval, StaticSchemaMarker, StaticSchemaMarkerField,
+    ReferenceTimestamp, SamplingInterval, StackHandle, StaticSchemaMarker, StaticSchemaMarkerField,
     StringHandle, ThreadHandle, Timestamp,
 };
 use rustc_hash::FxHashMap;
@@ -18,6 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::analyze::export_view::{ExportView, TimelinePoint};
 use crate::analyze::model::Marker;
 use crate::export::{SampleUnit, start_end, thread_label, wall_clock_start};
+use crate::ingest::intern::StackId;
 use crate::ingest::profile::ThreadId;
 use crate::units::Nanos;
 
@@ -134,19 +135,19 @@ impl Writer<'_> {
 
     fn samples(&mut self, unit: &SampleUnit) {
         let view = self.view;
+        // Stacks repeat: name and intern each (thread, stack, phase) once.
+        let mut stacks: FxHashMap<(ThreadHandle, StackId, u32), Option<StackHandle>> =
+            FxHashMap::default();
         for s in &view.samples {
             let thread = self.sample_thread(s.thread, s.time);
-            let category_pair = self.phases[s.phase as usize];
-            let frames: Vec<FrameInfo> = view
-                .frame_names(s.stack)
-                .iter()
-                .map(|name| FrameInfo {
-                    frame: Frame::Label(self.fx.intern_string(name)),
-                    category_pair,
-                    flags: FrameFlags::empty(),
-                })
-                .collect();
-            let stack = self.fx.intern_stack_frames(thread, frames.into_iter());
+            let stack = match stacks.get(&(thread, s.stack, s.phase)) {
+                Some(&handle) => handle,
+                None => {
+                    let handle = self.stack(thread, s.stack, s.phase);
+                    stacks.insert((thread, s.stack, s.phase), handle);
+                    handle
+                }
+            };
             // The call tree counts samples (each one period); CPU deltas carry the
             // nanoseconds for the CPU clocks, so the activity graph shows CPU use.
             let cpu = if unit.is_time() {
@@ -157,6 +158,22 @@ impl Writer<'_> {
             let at = self.at(s.time);
             self.fx.add_sample(thread, at, stack, cpu, 1);
         }
+    }
+
+    /// A stack's frames on `thread`, all in the category of the sample's phase.
+    fn stack(&mut self, thread: ThreadHandle, stack: StackId, phase: u32) -> Option<StackHandle> {
+        let category_pair = self.phases[phase as usize];
+        let frames: Vec<FrameInfo> = self
+            .view
+            .frame_names(stack)
+            .iter()
+            .map(|name| FrameInfo {
+                frame: Frame::Label(self.fx.intern_string(name)),
+                category_pair,
+                flags: FrameFlags::empty(),
+            })
+            .collect();
+        self.fx.intern_stack_frames(thread, frames.into_iter())
     }
 
     fn markers(&mut self) {
