@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
@@ -358,14 +358,23 @@ fn damaged_recording() -> (PathBuf, u64) {
     (tmp("damaged.perf.txt", out.as_bytes()), at as u64 + 1)
 }
 
-/// collapse, flamegraph (to `svg`), analyze and compare, each reading `file`.
-fn reading_commands<'a>(file: &'a str, svg: &'a Path) -> [Vec<&'a str>; 4] {
+/// collapse, flamegraph (to `out`.svg), analyze, compare and export (to `out`.pb.gz),
+/// each reading `file`.
+fn reading_commands<'a>(file: &'a str, out: &'a [PathBuf; 2]) -> [Vec<&'a str>; 5] {
+    let [svg, pprof] = out.each_ref().map(|p| p.to_str().unwrap());
     [
         vec!["collapse", file],
-        vec!["flamegraph", file, "-o", svg.to_str().unwrap()],
+        vec!["flamegraph", file, "-o", svg],
         vec!["analyze", file],
         vec!["compare", "--base", file, "--new", file],
+        vec!["export", "--format", "pprof", file, "-o", pprof],
     ]
+}
+
+/// Output paths for [`reading_commands`] in a scratch directory.
+fn outputs(name: &str) -> [PathBuf; 2] {
+    let dir = tmp_dir(name);
+    [dir.join("g.svg"), dir.join("g.pb.gz")]
 }
 
 #[test]
@@ -373,8 +382,8 @@ fn strict_and_the_skip_summary_are_the_same_in_every_command() {
     let (file, line) = damaged_recording();
     let f = file.to_str().unwrap();
     let at = format!("damaged.perf.txt:{line}");
-    let svg = tmp_dir("strict").join("g.svg");
-    for args in reading_commands(f, &svg) {
+    let out = outputs("strict");
+    for args in reading_commands(f, &out) {
         let args = &args[..];
         let strict: Vec<&str> = args.iter().copied().chain(["--strict"]).collect();
         fails_with(&strict, &[&at, "callchain"]);
@@ -393,8 +402,8 @@ fn strict_and_the_skip_summary_are_the_same_in_every_command() {
 fn no_samples_is_the_same_error_in_every_command() {
     let p = tmp("prose.txt", b"hello\nworld\n");
     let f = p.to_str().unwrap();
-    let svg = tmp_dir("nosamples").join("g.svg");
-    for args in reading_commands(f, &svg) {
+    let out = outputs("nosamples");
+    for args in reading_commands(f, &out) {
         fails_with(&args, &["prose.txt", "no samples", "line 1"]);
     }
     // An empty file: filters print nothing (with a warning); analyses need samples.

@@ -40,7 +40,11 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    fn load(&self) -> Result<faultline::analyze::export_view::ExportView, Error> {
+    /// The view, after telling `warn` what loading left out (as every reading command).
+    fn load(
+        &self,
+        warn: &mut dyn Write,
+    ) -> Result<faultline::analyze::export_view::ExportView, Error> {
         let opts = AnalyzeOptions {
             input: self.input.clone(),
             proc_dir: self.proc_dir.clone(),
@@ -50,7 +54,9 @@ impl InputArgs {
             threads: self.threads,
             strict: self.strict,
         };
-        export::load(&opts, self.workload_only, &|_| {})
+        let (view, summary) = export::load_with_summary(&opts, self.workload_only, &|_| {})?;
+        super::commands::print_load_summary(&summary, warn);
+        Ok(view)
     }
 }
 
@@ -116,7 +122,7 @@ fn parse_name(s: &str) -> Result<String, String> {
 
 /// Runs `faultline export`.
 pub fn export(a: &ExportArgs, stderr: &mut dyn Write) -> Result<(), Error> {
-    let view = a.input.load()?;
+    let view = a.input.load(stderr)?;
     let format = match a.format {
         FormatArg::Pprof => Format::Pprof,
         FormatArg::Speedscope => Format::Speedscope,
@@ -139,7 +145,7 @@ pub fn export(a: &ExportArgs, stderr: &mut dyn Write) -> Result<(), Error> {
 
 /// Runs `faultline push`.
 pub fn push(a: &PushArgs, stderr: &mut dyn Write) -> Result<(), Error> {
-    let view = a.input.load()?;
+    let view = a.input.load(stderr)?;
     let opts = PushOptions {
         url: a.pyroscope.clone(),
         name: a.name.clone(),

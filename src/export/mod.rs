@@ -17,6 +17,7 @@ use crate::analyze::AnalyzeOptions;
 use crate::analyze::export_view::{ExportView, export_view};
 use crate::error::Result;
 use crate::ingest::intern::{FRAME_JIT, FRAME_KERNEL, FrameId};
+use crate::ingest::load::LoadSummary;
 use crate::ingest::script::header::base_name;
 use crate::units::Nanos;
 
@@ -38,11 +39,20 @@ pub fn load(
     workload_only: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ExportView> {
-    let (_, mut view) = export_view(opts, progress)?;
+    load_with_summary(opts, workload_only, progress).map(|(view, _)| view)
+}
+
+/// [`load`], and what loading the recording left out, for the caller to report.
+pub fn load_with_summary(
+    opts: &AnalyzeOptions,
+    workload_only: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(ExportView, LoadSummary)> {
+    let (analysis, mut view) = export_view(opts, progress)?;
     if workload_only {
         view.retain_workload();
     }
-    Ok(view)
+    Ok((view, analysis.load))
 }
 
 /// The file contents of `view` in `format`.
