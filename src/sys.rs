@@ -52,3 +52,18 @@ pub fn stop_signal() -> Option<i32> {
         s => Some(s),
     }
 }
+
+/// [`catch_stop_signals`] without `SA_RESTART`: a blocking call such as `waitpid` returns
+/// `EINTR` when a stop signal arrives, so the caller can act on it at once.
+pub fn catch_stop_signals_interrupting() {
+    for sig in STOP_SIGNALS {
+        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic
+        // (async-signal-safe) and an empty mask; the old action is not needed.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}

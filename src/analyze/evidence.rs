@@ -3,17 +3,22 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::phased::{Scope, is_workload, workload_node};
 use super::segments::payload_field;
 use super::{RunFiles, Sources};
 use crate::analyze::model::{Derived, Marker, ModelComparison, ProcEvidence, Series, VmaFindings};
 use crate::ingest::script::header::base_name;
 use crate::procfs;
+use crate::record::run_dir::{
+    Manifest, TimelineLine, WorkloadSummary, files, last_checkpoint, read_timeline,
+};
 
 /// Fault counts and per-fault figures for the workload (or the whole recording).
-pub(super) fn derived(scope: &Scope<'_>, summary: &Option<Value>, src: &Sources) -> Derived {
+pub(super) fn derived(
+    scope: &Scope<'_>,
+    summary: Option<&WorkloadSummary>,
+    src: &Sources,
+) -> Derived {
     let node = workload_node(scope);
     let (fault, exit) = (node.weight_of("fault"), node.weight_of("exit"));
     let mut d = Derived {
@@ -27,9 +32,7 @@ pub(super) fn derived(scope: &Scope<'_>, summary: &Option<Value>, src: &Sources)
     if let Some(n) = d.faults.filter(|n| *n > 0) {
         d.cpu_per_fault_ns = Some(fault as f64 / n as f64);
         if let Some(s) = summary {
-            if let (Some(end), Some(start)) =
-                (s["vm_pte_kb"].as_u64(), s["vm_pte_kb_start"].as_u64())
-            {
+            if let (Some(end), Some(start)) = (s.vm_pte_kb, s.vm_pte_kb_start) {
                 d.table_bytes_per_fault =
                     Some(end.saturating_sub(start) as f64 * 1024.0 / n as f64);
             }
@@ -41,12 +44,10 @@ pub(super) fn derived(scope: &Scope<'_>, summary: &Option<Value>, src: &Sources)
 /// The workload's page faults, best source first, with the source named.
 fn fault_count(
     scope: &Scope<'_>,
-    summary: &Option<Value>,
+    summary: Option<&WorkloadSummary>,
     src: &Sources,
 ) -> Option<(u64, &'static str)> {
-    let attempted = summary
-        .as_ref()
-        .and_then(|s| s["faults_attempted"].as_u64());
+    let attempted = summary.map(|s| s.faults_attempted);
     if let Some(n) = attempted {
         return Some((n, "workload summary (faults attempted)"));
     }
@@ -55,15 +56,15 @@ fn fault_count(
         return Some((pf, "page-faults event (sum of periods)"));
     }
     let proc_dir = src.proc_dir.as_ref()?;
-    let checkpoint = last_checkpoint(proc_dir).and_then(|c| c["faults"].as_u64());
+    let checkpoint = last_checkpoint(proc_dir).map(|c| c.faults);
     if let Some(n) = checkpoint.filter(|n| *n > 0) {
         return Some((
             n,
             "the workload's last checkpoint (a lower bound: it ran on until killed)",
         ));
     }
-    let (first, last) = timeline_range(&proc_dir.join("timeline.jsonl"), |v| {
-        v["vmstat"]["pgfault"].as_u64()
+    let (first, last) = timeline_range(&proc_dir.join(files::TIMELINE), |v| {
+        v.vmstat.as_ref()?.get("pgfault").copied()
     })?;
     Some((
         last.saturating_sub(first),
@@ -88,40 +89,19 @@ fn page_fault_events(scope: &Scope<'_>) -> u64 {
         .sum()
 }
 
-/// The workload's last complete checkpoint line: a kill can cut the last one short.
-fn last_checkpoint(proc_dir: &Path) -> Option<Value> {
-    let text = std::fs::read(proc_dir.join("checkpoints.jsonl")).ok()?;
-    text.split(|&b| b == b'\n').rev().find_map(|l| {
-        serde_json::from_slice::<Value>(l)
-            .ok()
-            .filter(Value::is_object)
-    })
-}
-
 /// First and last values of a timeline field.
-fn timeline_range(path: &Path, field: impl Fn(&Value) -> Option<u64>) -> Option<(u64, u64)> {
-    // Lossy: one bad byte must not hide the whole series.
-    let text = String::from_utf8_lossy(&std::fs::read(path).ok()?).into_owned();
-    let values: Vec<u64> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| field(&v))
-        .collect();
+fn timeline_range(path: &Path, field: impl Fn(&TimelineLine) -> Option<u64>) -> Option<(u64, u64)> {
+    let values: Vec<u64> = read_timeline(path)?.iter().filter_map(field).collect();
     Some((*values.first()?, *values.last()?))
 }
 
 fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {
-    // Lossy: one bad byte must not hide the whole series.
-    let text = String::from_utf8_lossy(&std::fs::read(path).ok()?).into_owned();
     let mut s = Series::default();
-    for v in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-    {
-        if pid.is_some_and(|p| v["pid"].as_i64() != Some(p as i64)) {
+    for v in read_timeline(path)? {
+        if pid.is_some_and(|p| v.pid != Some(p)) {
             continue;
         }
-        let Some(x) = v["status"][key].as_u64() else {
+        let Some(x) = v.status.as_ref().and_then(|st| st.get(key).copied()) else {
             continue;
         };
         if s.points == 0 {
@@ -129,7 +109,7 @@ fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {
         }
         if s.points == 0 || x > s.max {
             s.max = x;
-            s.max_time = v["mono_ns"].as_u64().unwrap_or(0) as f64 / 1e9;
+            s.max_time = v.mono_ns as f64 / 1e9;
         }
         s.last = x;
         s.points += 1;
@@ -147,7 +127,7 @@ pub(super) fn proc_evidence(
 ) -> ProcEvidence {
     let mut e = ProcEvidence::default();
     if let Some(dir) = &src.proc_dir {
-        let timeline = dir.join("timeline.jsonl");
+        let timeline = dir.join(files::TIMELINE);
         e.vm_pte = series(&timeline, workload, "VmPTE");
         e.vm_rss = series(&timeline, workload, "VmRSS");
     }
@@ -164,24 +144,24 @@ pub(super) fn proc_evidence(
     e.vmas = src
         .proc_dir
         .as_deref()
-        .and_then(|dir| vma_findings(dir, &run.manifest));
+        .and_then(|dir| vma_findings(dir, run.manifest.as_ref()));
     e.settings = run.manifest.as_ref().map(|m| {
         serde_json::json!({
-            "thp": m.get("thp"),
-            "vm": m.get("vm"),
-            "cgroup": m.get("cgroup"),
+            "thp": m.thp,
+            "vm": m.vm,
+            "cgroup": m.cgroup,
         })
     });
     e
 }
 
 /// Measured page-table growth against the workload's own prediction.
-fn model_comparison(s: &Value) -> Option<ModelComparison> {
+fn model_comparison(s: &WorkloadSummary) -> Option<ModelComparison> {
     let (faults, pred, end, start) = (
-        s["faults_attempted"].as_u64()?,
-        s["predicted_table_bytes"].as_u64()?,
-        s["vm_pte_kb"].as_u64()?,
-        s["vm_pte_kb_start"].as_u64()?,
+        s.faults_attempted,
+        s.predicted_table_bytes?,
+        s.vm_pte_kb?,
+        s.vm_pte_kb_start?,
     );
     let measured = end.saturating_sub(start);
     let predicted = pred / 1024;
@@ -203,10 +183,9 @@ fn model_comparison(s: &Value) -> Option<ModelComparison> {
 }
 
 /// VMAs: the workload's last checkpoint, else the sampler's last maps.
-fn vma_findings(dir: &Path, manifest: &Option<Value>) -> Option<VmaFindings> {
-    let from_checkpoint =
-        last_checkpoint(dir).and_then(|v| v["dir"].as_str().map(|d| dir.join(d).join("maps")));
-    let path = [from_checkpoint, Some(dir.join("maps.last"))]
+fn vma_findings(dir: &Path, manifest: Option<&Manifest>) -> Option<VmaFindings> {
+    let from_checkpoint = last_checkpoint(dir).map(|c| dir.join(c.dir).join("maps"));
+    let path = [from_checkpoint, Some(dir.join(files::MAPS_LAST))]
         .into_iter()
         .flatten()
         .find(|p| p.is_file())?;
@@ -216,9 +195,7 @@ fn vma_findings(dir: &Path, manifest: &Option<Value>) -> Option<VmaFindings> {
     Some(VmaFindings {
         source: path.display().to_string(),
         count: vmas.len(),
-        max_map_count: manifest
-            .as_ref()
-            .and_then(|m| m["vm"]["max_map_count"].as_u64()),
+        max_map_count: manifest.and_then(|m| m.vm).map(|v| v.max_map_count),
         unmerged_runs: runs.runs,
         longest_run: runs.longest,
         mergeable_savings: runs.mergeable_savings,

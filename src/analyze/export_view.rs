@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::analyze::exit_work::Tied;
 use crate::analyze::model::{ClockInfo, Marker};
 use crate::analyze::phased::{Phased, is_workload};
@@ -15,6 +13,7 @@ use crate::analyze::{Analysis, AnalyzeOptions, Sources};
 use crate::error::Result;
 use crate::ingest::intern::StackId;
 use crate::ingest::profile::{Profile, Thread, ThreadId};
+use crate::record::run_dir::files;
 use crate::units::Nanos;
 
 /// One sample of the sampling event, as the analysis counted it.
@@ -101,7 +100,7 @@ impl ExportView {
         let timeline = src
             .proc_dir
             .as_ref()
-            .map(|dir| read_timeline(&dir.join("timeline.jsonl"), workload_pid))
+            .map(|dir| read_timeline(&dir.join(files::TIMELINE), workload_pid))
             .unwrap_or_default();
         ExportView {
             samples,
@@ -165,27 +164,25 @@ pub fn export_view(
 /// The timeline's points; lines for other pids keep only their system-wide figure.
 /// Lossy: one bad line or byte must not hide the whole series.
 fn read_timeline(path: &Path, workload: Option<i32>) -> Vec<TimelinePoint> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let mut points: Vec<TimelinePoint> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            let time = Nanos(v["mono_ns"].as_u64()?);
-            let mine = match (workload, v["pid"].as_i64()) {
-                (Some(w), Some(p)) => p == i64::from(w),
+    let lines = crate::record::run_dir::read_timeline(path).unwrap_or_default();
+    let mut points: Vec<TimelinePoint> = lines
+        .into_iter()
+        .map(|v| {
+            let mine = match (workload, v.pid) {
+                (Some(w), Some(p)) => p == w,
                 (None, Some(_)) => true,
                 (_, None) => false,
             };
-            let status = |key: &str| mine.then(|| v["status"][key].as_u64()).flatten();
-            Some(TimelinePoint {
-                time,
+            let status = |key: &str| mine.then(|| v.status.as_ref()?.get(key).copied()).flatten();
+            TimelinePoint {
+                time: Nanos(v.mono_ns),
                 vm_pte_kb: status("VmPTE"),
                 vm_rss_kb: status("VmRSS"),
-                page_tables_kb: v["meminfo"]["PageTables"].as_u64(),
-            })
+                page_tables_kb: v
+                    .meminfo
+                    .as_ref()
+                    .and_then(|m| m.get("PageTables").copied()),
+            }
         })
         .collect();
     points.sort_by_key(|p| p.time);

@@ -21,15 +21,13 @@ mod segments;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::analyze::model::{InputInfo, Report};
 use crate::analyze::phases::{Classifier, Rules};
 use crate::error::{Error, Result};
 use crate::fold::collapse;
 use crate::ingest::load::{self, LoadOptions, LoadSummary, Located};
 use crate::ingest::profile::{BuildOptions, EventId, Profile};
-use crate::record::runner::files;
+use crate::record::run_dir::{Manifest, RunDir, RunFileError, WorkloadExit, WorkloadSummary};
 
 pub use segments::payload_field;
 
@@ -94,15 +92,15 @@ fn sources(opts: &AnalyzeOptions, located: &Located) -> Sources {
     let proc_dir = opts
         .proc_dir
         .clone()
-        .or_else(|| Some(run_dir.as_ref()?.join(files::PROC_DIR)));
+        .or_else(|| Some(RunDir::new(run_dir.as_ref()?).proc_dir()));
     Sources { run_dir, proc_dir }
 }
 
 /// The run's own files, each `None` when absent or unusable.
 struct RunFiles {
-    manifest: Option<Value>,
-    workload_summary: Option<Value>,
-    exit_info: Option<Value>,
+    manifest: Option<Manifest>,
+    workload_summary: Option<WorkloadSummary>,
+    exit_info: Option<WorkloadExit>,
     /// Files that exist but could not be used, one sentence each.
     warnings: Vec<String>,
 }
@@ -110,13 +108,27 @@ struct RunFiles {
 impl RunFiles {
     fn read(src: &Sources) -> RunFiles {
         let mut warnings = Vec::new();
-        let mut run_file = |name: &str| {
-            let dir = src.run_dir.as_ref()?;
-            read_json(&dir.join(name), &mut warnings)
-        };
-        let manifest = run_file(files::MANIFEST);
-        let workload_summary = run_file("workload.json");
-        let exit_info = run_file(files::EXIT);
+        let run = src.run_dir.as_ref().map(RunDir::new);
+        let manifest = run
+            .as_ref()
+            .and_then(|r| run_file(r.read_manifest(), &mut warnings));
+        let workload_summary = run
+            .as_ref()
+            .and_then(|r| run_file(r.read_summary(), &mut warnings));
+        let exit_info = run
+            .as_ref()
+            .and_then(|r| run_file(r.read_exit(), &mut warnings));
+        if let (Some(m), Some(r)) = (&manifest, &run)
+            && m.interrupted
+        {
+            warnings.push(format!(
+                "{}: the recording was interrupted{}; it is partial",
+                r.manifest().display(),
+                m.stop_signal
+                    .map(|s| format!(" (signal {s})"))
+                    .unwrap_or_default()
+            ));
+        }
         RunFiles {
             manifest,
             workload_summary,
@@ -126,21 +138,13 @@ impl RunFiles {
     }
 }
 
-/// A run file as a JSON object. A missing file is normal (a killed workload writes no
-/// summary); one that exists but is not an object is reported in `warnings`.
-fn read_json(path: &Path, warnings: &mut Vec<String>) -> Option<Value> {
-    let bytes = std::fs::read(path).ok()?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(v) if v.is_object() => Some(v),
-        Ok(_) => {
-            warnings.push(format!("{}: not a JSON object; ignored", path.display()));
-            None
-        }
-        Err(e) => {
-            warnings.push(format!("{}: {e}; ignored", path.display()));
-            None
-        }
-    }
+/// A run file, typed. A missing file is normal (a killed workload writes no summary);
+/// one that exists but does not read is reported in `warnings`.
+fn run_file<T>(read: Result<Option<T>, RunFileError>, warnings: &mut Vec<String>) -> Option<T> {
+    read.unwrap_or_else(|e| {
+        warnings.push(format!("{e}; ignored"));
+        None
+    })
 }
 
 /// The phase rules: built in, with a `--rules` file's overrides.
@@ -168,7 +172,7 @@ fn sampling_events(
     run: &RunFiles,
 ) -> Result<(Vec<EventId>, String)> {
     // A run's manifest names the sampling event it recorded.
-    let from_manifest = || run.manifest.as_ref()?.get("event")?.as_str();
+    let from_manifest = || run.manifest.as_ref().map(|m| m.event.as_str());
     let events = collapse::select_events(profile, requested.or_else(from_manifest))?;
     let name = events
         .first()
@@ -191,7 +195,10 @@ fn input_info(
             "perf_script"
         }
         .into(),
-        target: run.manifest.as_ref().and_then(|m| m.get("target").cloned()),
+        target: run
+            .manifest
+            .as_ref()
+            .and_then(|m| serde_json::to_value(&m.target).ok()),
         kernel: profile.header.os_release.clone(),
         perf_version: profile.header.perf_version.clone(),
         skipped_lines: profile.diagnostics.total_skipped(),
@@ -201,10 +208,8 @@ fn input_info(
 
 /// The workload's pid: from the run's exit file, else the OOM victim's marker.
 fn workload_pid(profile: &Profile, run: &RunFiles) -> Option<i32> {
-    let from_run = run.exit_info.as_ref().and_then(|e| e["pid"].as_i64());
-    from_run
-        .map(|p| p as i32)
-        .or_else(|| segments::victim_pid(profile))
+    let from_run = run.exit_info.map(|e| e.pid);
+    from_run.or_else(|| segments::victim_pid(profile))
 }
 
 /// Runs the analysis: load, choose the event and clock, correct IRQ-sticky samples,
@@ -273,8 +278,8 @@ fn run(
         workload,
         tied: &tied,
     };
-    report.segments = segments::segments(&scope, &report.markers, &run.exit_info);
-    report.derived = evidence::derived(&scope, &run.workload_summary, &src);
+    report.segments = segments::segments(&scope, &report.markers, run.exit_info.as_ref());
+    report.derived = evidence::derived(&scope, run.workload_summary.as_ref(), &src);
     report.proc = evidence::proc_evidence(&src, &run, workload, &report.markers);
     report.findings = findings::findings(&report);
 
@@ -306,7 +311,7 @@ mod tests {
     fn reader_and_recorder_agree_on_the_recording_name() {
         assert_eq!(
             crate::ingest::load::RUN_DIR_RECORDING,
-            crate::record::runner::files::PERF_SCRIPT
+            crate::record::run_dir::files::PERF_SCRIPT
         );
     }
 }

@@ -1,12 +1,12 @@
 //! Tracepoint markers and the time segments of the workload's life they delimit
 //! (run, dying, teardown).
 
-use serde_json::Value;
+use crate::record::run_dir::WorkloadExit;
 
 use super::phased::{Scope, is_workload};
 use crate::analyze::model::{Marker, Segment};
 use crate::ingest::profile::Profile;
-use crate::record::runner::MARKERS;
+use crate::record::plan::MARKERS;
 
 /// `pid=123` → `123` in a tracepoint payload.
 pub fn payload_field<'a>(payload: &'a str, key: &str) -> Option<&'a str> {
@@ -87,12 +87,10 @@ fn boundaries<'m>(
     work: &[Work],
     pid: i32,
     markers: &'m [Marker],
-    exit_info: &Option<Value>,
+    exit_info: Option<&WorkloadExit>,
 ) -> Vec<(&'m str, f64)> {
     let start = exit_info
-        .as_ref()
-        .and_then(|e| e["start_mono_ns"].as_u64())
-        .map(|ns| ns as f64 / 1e9)
+        .map(|e| e.start_mono_ns as f64 / 1e9)
         .unwrap_or_else(|| work.iter().map(|w| w.0).fold(f64::INFINITY, f64::min));
     let last_exit = work
         .iter()
@@ -126,7 +124,7 @@ fn boundaries<'m>(
 pub(super) fn segments(
     scope: &Scope<'_>,
     markers: &[Marker],
-    exit_info: &Option<Value>,
+    exit_info: Option<&WorkloadExit>,
 ) -> Vec<Segment> {
     let Some(pid) = scope.workload else {
         return Vec::new();

@@ -217,56 +217,6 @@ fn file_label(path: &Path) -> String {
     )
 }
 
-/// `faultline record`: checks the host, runs the recording, and prints a summary.
-/// Returns whether Ctrl-C cut the recording short.
-pub fn record(
-    opts: &faultline::record::runner::RecordOptions,
-    warn: &mut dyn Write,
-) -> Result<bool, CliError> {
-    use faultline::record::runner::{self, HostFacts, PerfExecutor};
-    let host = HostFacts::probe();
-    let exe = std::env::current_exe().map_err(|source| Error::Io {
-        path: "/proc/self/exe".into(),
-        source,
-    })?;
-    let plan = runner::plan(opts, &host, &exe)?;
-    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    spinner.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    let outcome = runner::record(opts, &host, &plan, &mut PerfExecutor, &|msg| {
-        spinner.set_message(msg.to_string());
-        spinner.tick();
-    });
-    spinner.finish_and_clear();
-    let outcome = outcome?;
-    let m = &outcome.manifest;
-    let exit = match outcome.exit {
-        Some(e) => match (e.code, e.signal) {
-            (Some(c), _) => format!("exited with code {c}"),
-            (_, Some(9)) if outcome.oom_kills > 0 => {
-                "killed by the OOM killer (SIGKILL)".to_string()
-            }
-            (_, Some(s)) => format!("killed by signal {s}"),
-            _ => "ended".to_string(),
-        },
-        None => "exit status unknown".to_string(),
-    };
-    let _ = writeln!(
-        warn,
-        "faultline: recorded {} into {}: workload {exit}; {} OOM kills; samples {}",
-        m["event"].as_str().unwrap_or("?"),
-        opts.run_dir.display(),
-        outcome.oom_kills,
-        m["samples"]
-    );
-    if outcome.interrupted {
-        let _ = writeln!(warn, "faultline: interrupted; the recording is partial");
-    }
-    Ok(outcome.interrupted)
-}
-
 /// `faultline analyze`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnalyzeCommand {

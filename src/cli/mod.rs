@@ -4,22 +4,18 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use faultline::fold::collapse::FoldOptions;
 mod commands;
 mod export;
+mod record;
 
 use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
 use faultline::ingest::load::LoadOptions;
 use faultline::ingest::profile::BuildOptions;
-use faultline::record::runner::{RecordOptions, Scope, Target};
-use faultline::record::thp::ThpMode;
 use faultline::text::TerminalWriter;
-use faultline::units::{Bytes, parse_duration};
-use faultline::workloads::{Advice, Workload};
 
 /// Exit codes, the same for every command.
 mod exit {
@@ -72,12 +68,15 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Run a workload or command under `perf record`, capped in a memory cgroup, with
     /// /proc snapshots, into a run directory.
-    Record(RecordArgs),
+    Record(record::RecordArgs),
     /// Run a built-in memory workload in this process.
-    Workload(WorkloadArgs),
+    Workload(record::WorkloadArgs),
+    /// Undo what a killed recording left behind (THP mode, cgroups); every command
+    /// does this first, doctor says so when there was nothing to do.
+    Doctor,
     /// Internal: the wrapper `record` starts under perf (joins the cgroup, runs CMD).
     #[command(hide = true)]
-    Exec(ExecArgs),
+    Exec(record::ExecArgs),
     /// Write the corrected, phase-labelled profile as pprof, speedscope or Firefox Profiler.
     Export(export::ExportArgs),
     /// Send the corrected profile to Pyroscope's /ingest API (or Grafana Alloy's receiver).
@@ -152,6 +151,9 @@ struct CompareArgs {
     /// Compare even when events, clocks, frequencies or kernels differ.
     #[arg(long)]
     force: bool,
+    /// Compare recordings that were interrupted (partial; refused otherwise).
+    #[arg(long)]
+    allow_partial: bool,
     /// Sample-count overdispersion for runs with fewer than 3 per side (from calibrate).
     #[arg(long)]
     overdispersion: Option<f64>,
@@ -215,215 +217,6 @@ struct CalibrateArgs {
     /// Parser threads.
     #[arg(long, short = 'j', default_value_t = 0)]
     threads: usize,
-}
-
-#[derive(Args)]
-struct RecordArgs {
-    /// The run directory to create.
-    #[arg(long, short = 'o', value_name = "RUN_DIR")]
-    output: PathBuf,
-    /// Replace RUN_DIR if it holds a previous run.
-    #[arg(long)]
-    force: bool,
-    /// Memory cap for the workload (its own cgroup), e.g. 512m. Required for workloads
-    /// that can exhaust memory.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    mem_limit: Option<Bytes>,
-    /// THP mode for the run; the previous mode is restored afterwards.
-    #[arg(long, value_parser = ["always", "madvise", "never"])]
-    thp: Option<String>,
-    /// Sampling frequency in Hz.
-    #[arg(long, short = 'F', default_value_t = 999)]
-    freq: u32,
-    /// Sampling event (default: cycles where a PMU exists, else cpu-clock).
-    #[arg(long)]
-    event: Option<String>,
-    /// Another event to record, e.g. `page-faults/period=1,call-graph=no/` (repeatable).
-    #[arg(long = "extra-event", value_name = "EVENT")]
-    extra_events: Vec<String>,
-    /// Record all CPUs (the default for workloads that can exhaust memory).
-    #[arg(long, conflicts_with = "per_process")]
-    system_wide: bool,
-    /// Record only the workload's tasks.
-    #[arg(long)]
-    per_process: bool,
-    /// /proc sampling interval.
-    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
-    snapshot_interval: Duration,
-    /// How long to keep recording after the workload exits (deferred exit work).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    tail: Duration,
-    /// A built-in workload and its parameters; put it last:
-    /// `--workload breadth-first --faults 100000`.
-    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "NAME [PARAMS]", conflicts_with = "command")]
-    workload: Vec<String>,
-    /// A command to run instead of a workload.
-    #[arg(last = true, value_name = "CMD")]
-    command: Vec<OsString>,
-}
-
-#[derive(Args)]
-struct WorkloadArgs {
-    #[command(subcommand)]
-    workload: WorkloadCommand,
-}
-
-#[derive(Subcommand)]
-enum WorkloadCommand {
-    /// Read one byte per stride of a huge PROT_READ anonymous mapping: every read maps
-    /// the shared zero page, so only page tables grow.
-    ZeroPage {
-        /// Distance between reads: 4k (a PTE page per 2 MiB) or 2m (a PTE page per read).
-        #[arg(long, default_value = "4k", value_parser = parse_size)]
-        stride: Bytes,
-        /// Size of the mapping.
-        #[arg(long, default_value = "64g", value_parser = parse_size)]
-        span: Bytes,
-    },
-    /// Seed 000's pgd/pud/pmd-ordered reads: early faults cost 12, then 8, then 4 KiB
-    /// of page tables. Without --faults it runs until the OOM killer stops it.
-    BreadthFirst {
-        /// Stop after this many faults.
-        #[arg(long)]
-        faults: Option<u64>,
-        /// Size of the mapping.
-        #[arg(long, default_value = "64t", value_parser = parse_size)]
-        span: Bytes,
-    },
-    /// Read a page, then madvise it away, page after page.
-    Madvise {
-        /// MADV_FREE keeps page tables; MADV_DONTNEED lets the kernel free leaf tables
-        /// (each read page's whole 2 MiB range is advised).
-        #[arg(long, value_parser = ["free", "dontneed"])]
-        advice: String,
-        /// Pages to fault.
-        #[arg(long, default_value_t = 100_000)]
-        faults: u64,
-    },
-    /// malloc(4096)+memset until stopped (seed 001); runs only inside a capped cgroup.
-    MemoryHog {
-        /// Stop after allocating this much.
-        #[arg(long, value_parser = parse_size)]
-        limit: Option<Bytes>,
-    },
-    /// Seed 003's mprotect pattern: neighbouring cells get different anon_vmas and
-    /// never merge, one VMA per cell.
-    VmaFragment {
-        /// Number of 3-page cells.
-        #[arg(long, default_value_t = 20_000)]
-        cells: u64,
-        /// Touch first, then mprotect: the VMAs merge.
-        #[arg(long)]
-        prefault: bool,
-    },
-}
-
-#[derive(Args)]
-struct ExecArgs {
-    #[arg(long)]
-    run_dir: PathBuf,
-    #[arg(long)]
-    cgroup: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
-    tail_ms: u64,
-    #[arg(last = true, required = true)]
-    argv: Vec<OsString>,
-}
-
-fn parse_size(s: &str) -> Result<Bytes, String> {
-    Bytes::parse(s)
-}
-
-impl WorkloadCommand {
-    fn workload(&self) -> Workload {
-        match self {
-            WorkloadCommand::ZeroPage { stride, span } => Workload::ZeroPage {
-                stride: *stride,
-                span: *span,
-            },
-            WorkloadCommand::BreadthFirst { faults, span } => Workload::BreadthFirst {
-                faults: *faults,
-                span: *span,
-            },
-            WorkloadCommand::Madvise { advice, faults } => Workload::Madvise {
-                advice: if advice == "free" {
-                    Advice::Free
-                } else {
-                    Advice::DontNeed
-                },
-                faults: *faults,
-            },
-            WorkloadCommand::MemoryHog { limit } => Workload::MemoryHog { limit: *limit },
-            WorkloadCommand::VmaFragment { cells, prefault } => Workload::VmaFragment {
-                cells: *cells,
-                prefault: *prefault,
-            },
-        }
-    }
-}
-
-/// Page faults a workload will take, when it is bounded.
-fn expected_faults(w: &Workload) -> Option<u64> {
-    match w {
-        Workload::Madvise { faults, .. } => Some(*faults),
-        Workload::VmaFragment { cells, .. } => Some(cells * 2),
-        _ => w.prediction().map(|p| p.faults),
-    }
-}
-
-/// `NAME PARAMS…` as `record --workload` takes them.
-#[derive(Parser)]
-#[command(name = "faultline record --workload", no_binary_name = true)]
-struct WorkloadWords {
-    #[command(subcommand)]
-    workload: WorkloadCommand,
-}
-
-/// Parses `NAME PARAMS…` as `faultline workload` would.
-fn parse_workload(words: &[String]) -> Result<Workload, clap::Error> {
-    Ok(WorkloadWords::try_parse_from(words)?.workload.workload())
-}
-
-impl RecordArgs {
-    fn options(&self) -> Result<RecordOptions, String> {
-        let target = if !self.workload.is_empty() {
-            let w = parse_workload(&self.workload).map_err(|e| e.to_string())?;
-            // Refuse bad parameters before perf, a cgroup or a run directory exist.
-            w.validate().map_err(|e| e.to_string())?;
-            let mem_available = faultline::procfs::live::read_meminfo()
-                .ok()
-                .and_then(|m| m.mem_available())
-                .unwrap_or(Bytes(u64::MAX));
-            Target::Workload {
-                name: w.name().to_string(),
-                args: self.workload[1..].to_vec(),
-                oom_prone: w.is_oom_prone(mem_available),
-                params: w.params(),
-                expected_faults: expected_faults(&w),
-            }
-        } else if !self.command.is_empty() {
-            Target::Command(self.command.clone())
-        } else {
-            return Err("nothing to run: give --workload NAME [PARAMS] or -- COMMAND".into());
-        };
-        let mut o = RecordOptions::new(target, self.output.clone());
-        o.force = self.force;
-        o.mem_limit = self.mem_limit;
-        o.thp = self.thp.as_deref().and_then(ThpMode::parse);
-        o.freq = self.freq;
-        o.event = self.event.clone();
-        o.extra_events = self.extra_events.clone();
-        o.scope = if self.system_wide {
-            Scope::SystemWide
-        } else if self.per_process {
-            Scope::PerProcess
-        } else {
-            Scope::Auto
-        };
-        o.snapshot_interval = self.snapshot_interval;
-        o.tail = self.tail;
-        Ok(o)
-    }
 }
 
 #[derive(Args)]
@@ -537,12 +330,17 @@ pub enum CliError {
 
 /// Parses the command line, runs the command, and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let recover = record::recovers_first(&args);
+    let cli = Cli::parse_from(record::reorder_args(args));
     // Messages quote input (lines, frame and event names): on a terminal no control
     // character but newline and tab may pass. Standard output to a pipe or file is
     // data (folded stacks, SVG) and passes as it is.
     let stdout = TerminalWriter::new(io::stdout().lock(), io::stdout().is_terminal());
     let mut stderr = TerminalWriter::new(io::stderr().lock(), true);
+    if recover {
+        record::recover(&mut stderr, false);
+    }
     let result = match &cli.command {
         Command::Collapse(a) => commands::collapse(
             &CollapseOptions {
@@ -577,9 +375,10 @@ pub fn main() -> ExitCode {
             };
             commands::calibrate(&a.runs, &opts, a.json, stdout, &mut stderr)
         }
-        Command::Record(a) => return record(a, &mut stderr),
-        Command::Workload(a) => return workload(a, &mut stderr),
-        Command::Exec(a) => return exec(a, &mut stderr),
+        Command::Record(a) => return record::record(a, &mut stderr),
+        Command::Workload(a) => return record::workload(a, &mut stderr),
+        Command::Doctor => return record::recover(&mut stderr, true),
+        Command::Exec(a) => return record::exec(a, &mut stderr),
         Command::Export(a) => export::export(a, &mut stderr),
         Command::Push(a) => export::push(a, &mut stderr),
     };
@@ -618,6 +417,7 @@ fn compare(a: &CompareArgs, stdout: impl Write, stderr: &mut dyn Write) -> ExitC
             overdispersion: a.overdispersion,
             threads: a.threads,
             strict: a.strict,
+            allow_partial: a.allow_partial,
         },
         format: a.format,
         output: a.output.clone(),
@@ -628,51 +428,6 @@ fn compare(a: &CompareArgs, stdout: impl Write, stderr: &mut dyn Write) -> ExitC
     match commands::compare(&opts, stdout, stderr) {
         Ok(code) => ExitCode::from(code),
         Err(e) => exit_with(Err::<(), _>(e), stderr),
-    }
-}
-
-/// `faultline record`: 130 when Ctrl-C cut the recording short.
-fn record(a: &RecordArgs, stderr: &mut dyn Write) -> ExitCode {
-    match a.options() {
-        Ok(o) => match commands::record(&o, stderr) {
-            Ok(true) => ExitCode::from(exit::INTERRUPTED),
-            Ok(false) => ExitCode::from(exit::SUCCESS),
-            Err(e) => exit_with(Err::<(), _>(e), stderr),
-        },
-        Err(msg) => {
-            let _ = writeln!(stderr, "faultline: {msg}");
-            ExitCode::from(exit::USAGE_OR_INPUT)
-        }
-    }
-}
-
-/// `faultline workload`: runs a built-in workload in this process.
-fn workload(a: &WorkloadArgs, stderr: &mut dyn Write) -> ExitCode {
-    let w = a.workload.workload();
-    match faultline::workloads::run(&w, &faultline::workloads::RunContext::from_env()) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(stderr, "faultline workload: {e}");
-            ExitCode::from(exit::USAGE_OR_INPUT)
-        }
-    }
-}
-
-/// The hidden wrapper `record` runs under perf: the command's own exit code, 127 when
-/// it could not be started (as shells do).
-fn exec(a: &ExecArgs, stderr: &mut dyn Write) -> ExitCode {
-    let opts = faultline::record::exec::ExecOptions {
-        run_dir: a.run_dir.clone(),
-        cgroup: a.cgroup.clone(),
-        tail: Duration::from_millis(a.tail_ms),
-        argv: a.argv.clone(),
-    };
-    match faultline::record::exec::run(&opts) {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        Err(e) => {
-            let _ = writeln!(stderr, "faultline: {e}");
-            ExitCode::from(127)
-        }
     }
 }
 

@@ -177,6 +177,8 @@ pub struct CompareOptions {
     pub threads: usize,
     /// Fail on the first unusable line of any recording.
     pub strict: bool,
+    /// Compare recordings a stop signal cut short (their manifest says `interrupted`).
+    pub allow_partial: bool,
 }
 
 /// Per-run data for one side.
@@ -345,6 +347,7 @@ fn load(paths: &[PathBuf], opts: &CompareOptions) -> Result<Vec<Analysis>> {
     paths
         .iter()
         .map(|p| {
+            refuse_partial(p, opts)?;
             let a = AnalyzeOptions {
                 input: p.clone(),
                 no_irq_correction: opts.no_irq_correction,
@@ -359,6 +362,24 @@ fn load(paths: &[PathBuf], opts: &CompareOptions) -> Result<Vec<Analysis>> {
             })
         })
         .collect()
+}
+
+/// An interrupted recording measured less than a whole run: comparing it would report
+/// a false improvement, so it takes `--allow-partial`.
+fn refuse_partial(path: &std::path::Path, opts: &CompareOptions) -> Result<()> {
+    if opts.allow_partial || !path.is_dir() {
+        return Ok(());
+    }
+    let run = crate::record::run_dir::RunDir::new(path);
+    if let Ok(Some(m)) = run.read_manifest()
+        && m.interrupted
+    {
+        return Err(Error::Mismatch(format!(
+            "{}: the recording was interrupted and is partial; pass --allow-partial to compare it anyway",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses recordings that were not made the same way.

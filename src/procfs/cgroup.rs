@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ProcError, numbered_lines, snippet};
 
 /// Which cgroup interface the memory controller uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     /// cgroup v1, one hierarchy per controller (`7:memory:/foo`): `memory.limit_in_bytes`,
@@ -94,6 +94,22 @@ pub fn memory_cgroup_path(lines: &[CgroupLine]) -> Option<(CgroupVersion, String
         .map(|l| (l.version(), l.path.clone()))
 }
 
+/// A finite memory limit from a cgroup's `memory.max` (v2: `max` means none) or
+/// `memory.limit_in_bytes` (v1: "no limit" is a huge number near 2^63, so anything from
+/// 2^60 up counts as none).
+pub fn parse_memory_limit(text: &str, version: CgroupVersion) -> Option<crate::units::Bytes> {
+    let t = text.trim();
+    let v1 = version == CgroupVersion::V1;
+    if !v1 && t == "max" {
+        return None;
+    }
+    let n: u64 = t.parse().ok()?;
+    if v1 && n >= 1 << 60 {
+        return None;
+    }
+    Some(crate::units::Bytes(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +184,24 @@ mod tests {
             let e = parse(&format!("0::/\n{bad}\n")).unwrap_err();
             assert!(e.to_string().starts_with("cgroup:2: expected"), "{e}");
         }
+    }
+
+    #[test]
+    fn limit_parsing() {
+        assert_eq!(parse_memory_limit("max\n", CgroupVersion::V2), None);
+        assert_eq!(parse_memory_limit("max", CgroupVersion::V1), None);
+        assert_eq!(
+            parse_memory_limit("9223372036854771712", CgroupVersion::V1),
+            None
+        );
+        assert_eq!(
+            parse_memory_limit("67108864", CgroupVersion::V1),
+            Some(crate::units::Bytes(64 << 20))
+        );
+        assert_eq!(
+            parse_memory_limit("67108864\n", CgroupVersion::V2),
+            Some(crate::units::Bytes(64 << 20))
+        );
+        assert_eq!(parse_memory_limit("", CgroupVersion::V2), None);
     }
 }

@@ -32,7 +32,7 @@ mod settings;
 mod status;
 mod vmstat;
 
-pub use cgroup::{CgroupLine, CgroupVersion, memory_cgroup_path, parse_cgroup};
+pub use cgroup::{CgroupLine, CgroupVersion, memory_cgroup_path, parse_cgroup, parse_memory_limit};
 pub use maps::{Perms, Vma, VmaRuns, count_vmas, parse_maps, unmerged_runs};
 pub use meminfo::{Meminfo, SmapsRollup};
 pub use settings::{

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ProcError, snippet};
 
 /// Transparent huge page settings from `/sys/kernel/mm/transparent_hugepage/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThpSettings {
     /// `enabled`: `always`, `madvise` or `never`.
     pub enabled: String,
@@ -19,7 +19,7 @@ pub struct ThpSettings {
 }
 
 /// Virtual memory sysctls from `/proc/sys/vm/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmSysctls {
     /// `overcommit_memory`: 0 heuristic, 1 always, 2 never (strict accounting).
     pub overcommit_memory: u64,

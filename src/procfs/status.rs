@@ -124,6 +124,11 @@ impl Status {
         self.bytes("VmSwap")
     }
 
+    /// The `kB` fields by the kernel's names, in KiB.
+    pub fn kb_fields(&self) -> &BTreeMap<String, u64> {
+        &self.kb
+    }
+
     /// The `kB` fields as a JSON object with the kernel's names and KiB numbers,
     /// for a timeline file: `{"VmPTE": 131364, "VmRSS": 704, ...}`.
     pub fn kb_json_map(&self) -> serde_json::Map<String, serde_json::Value> {

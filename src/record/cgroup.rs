@@ -1,5 +1,5 @@
 //! Memory cgroups that cap one workload process: created per run, holding only the
-//! workload (the child joins before exec), removed afterwards. cgroup v1 and v2.
+//! workload (the child joins before exec), emptied and removed afterwards. cgroup v1 and v2.
 
 use std::fs;
 use std::io;
@@ -73,125 +73,99 @@ impl Controller {
     }
 }
 
-/// A memory cgroup created for one run; removed on drop.
-#[derive(Debug)]
-pub struct MemoryCgroup {
-    path: PathBuf,
-    version: CgroupVersion,
-    limit: Bytes,
+/// Creates the cgroup `path` (a child of `ctl.root`) with the given memory limit (and
+/// no swap, where settable).
+pub fn create(ctl: &Controller, path: &Path, limit: Bytes) -> Result<(), CgroupError> {
+    if ctl.version == CgroupVersion::V2 {
+        // Children of the v2 root only get a memory.max file if the parent delegates it.
+        let subtree = ctl.root.join("cgroup.subtree_control");
+        let current = fs::read_to_string(&subtree).unwrap_or_default();
+        if !current.split_whitespace().any(|c| c == "memory") {
+            fs::write(&subtree, "+memory").map_err(io_err(&subtree))?;
+        }
+    }
+    fs::create_dir(path).map_err(io_err(path))?;
+    let (limit_file, swap_file) = match ctl.version {
+        CgroupVersion::V1 => ("memory.limit_in_bytes", None),
+        CgroupVersion::V2 => ("memory.max", Some("memory.swap.max")),
+    };
+    let f = path.join(limit_file);
+    fs::write(&f, limit.0.to_string()).map_err(io_err(&f))?;
+    if let Some(swap) = swap_file {
+        let f = path.join(swap);
+        if f.exists() {
+            fs::write(&f, "0").map_err(io_err(&f))?;
+        }
+    }
+    Ok(())
 }
 
-impl MemoryCgroup {
-    /// Creates `root/name` with the given memory limit (and no swap, where settable).
-    pub fn create(ctl: &Controller, name: &str, limit: Bytes) -> Result<MemoryCgroup, CgroupError> {
-        if ctl.version == CgroupVersion::V2 {
-            // Children of the v2 root only get a memory.max file if the parent delegates it.
-            let subtree = ctl.root.join("cgroup.subtree_control");
-            let current = fs::read_to_string(&subtree).unwrap_or_default();
-            if !current.split_whitespace().any(|c| c == "memory") {
-                fs::write(&subtree, "+memory").map_err(io_err(&subtree))?;
-            }
-        }
-        let path = ctl.root.join(name);
-        fs::create_dir(&path).map_err(io_err(&path))?;
-        let cg = MemoryCgroup {
-            path,
-            version: ctl.version,
-            limit,
-        };
-        let (limit_file, swap_file) = match ctl.version {
-            CgroupVersion::V1 => ("memory.limit_in_bytes", None),
-            CgroupVersion::V2 => ("memory.max", Some("memory.swap.max")),
-        };
-        let f = cg.path.join(limit_file);
-        fs::write(&f, limit.0.to_string()).map_err(io_err(&f))?;
-        if let Some(swap) = swap_file {
-            let f = cg.path.join(swap);
-            if f.exists() {
-                fs::write(&f, "0").map_err(io_err(&f))?;
-            }
-        }
-        Ok(cg)
-    }
-
-    /// The cgroup's directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The interface version.
-    pub fn version(&self) -> CgroupVersion {
-        self.version
-    }
-
-    /// The memory limit.
-    pub fn limit(&self) -> Bytes {
-        self.limit
-    }
-
-    /// Processes the OOM killer killed inside this cgroup.
-    pub fn oom_kills(&self) -> Result<u64, CgroupError> {
-        let file = self.path.join(match self.version {
-            CgroupVersion::V1 => "memory.oom_control",
-            CgroupVersion::V2 => "memory.events",
-        });
-        let text = fs::read_to_string(&file).map_err(io_err(&file))?;
-        Ok(parse_oom_kills(&text).unwrap_or(0))
-    }
-
-    /// Peak memory usage, where the kernel tracks it.
-    pub fn peak_usage(&self) -> Option<Bytes> {
-        let file = self.path.join(match self.version {
-            CgroupVersion::V1 => "memory.max_usage_in_bytes",
-            CgroupVersion::V2 => "memory.peak",
-        });
-        fs::read_to_string(file)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-            .map(Bytes)
-    }
-
-    fn procs(&self) -> Vec<i32> {
-        fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    }
-
-    /// Kills whatever is left inside and removes the directory, retrying briefly
-    /// while the kernel finishes tearing down exited tasks.
-    pub fn remove(&mut self) -> Result<(), CgroupError> {
-        if !self.path.exists() {
-            return Ok(());
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            for pid in self.procs() {
-                // SAFETY: kill(2) with a pid read from this cgroup's own procs file; the
-                // cgroup holds only the workload we started.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-            match fs::remove_dir(&self.path) {
-                Ok(()) => return Ok(()),
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => return Err(io_err(&self.path)(e)),
-            }
-        }
-    }
+/// Processes the OOM killer killed inside the cgroup at `path`.
+pub fn oom_kills(version: CgroupVersion, path: &Path) -> Result<u64, CgroupError> {
+    let file = path.join(match version {
+        CgroupVersion::V1 => "memory.oom_control",
+        CgroupVersion::V2 => "memory.events",
+    });
+    let text = fs::read_to_string(&file).map_err(io_err(&file))?;
+    Ok(parse_oom_kills(&text).unwrap_or(0))
 }
 
-impl Drop for MemoryCgroup {
-    fn drop(&mut self) {
-        if let Err(e) = self.remove() {
-            eprintln!("faultline: could not remove cgroup: {e}");
+/// Peak memory usage of the cgroup at `path`, where the kernel tracks it.
+pub fn peak_usage(version: CgroupVersion, path: &Path) -> Option<Bytes> {
+    let file = path.join(match version {
+        CgroupVersion::V1 => "memory.max_usage_in_bytes",
+        CgroupVersion::V2 => "memory.peak",
+    });
+    fs::read_to_string(file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Bytes)
+}
+
+fn procs(path: &Path) -> Vec<i32> {
+    fs::read_to_string(path.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Kills everything inside the cgroup at `path`: `cgroup.kill` where the kernel has it
+/// (v2, 5.14+), which also catches tasks forking meanwhile; else SIGKILL to every pid
+/// in `cgroup.procs` (v1).
+pub fn empty(path: &Path) -> Result<(), CgroupError> {
+    let kill = path.join("cgroup.kill");
+    if kill.is_file() {
+        return fs::write(&kill, "1").map_err(io_err(&kill));
+    }
+    for pid in procs(path) {
+        // SAFETY: kill(2) with a pid read from this cgroup's own procs file; faultline
+        // created the cgroup and put only the workload in it.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    Ok(())
+}
+
+/// Empties the cgroup at `path` and removes it, retrying briefly while the kernel
+/// finishes tearing down exited tasks. A cgroup already gone is fine.
+pub fn remove(path: &Path) -> Result<(), CgroupError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        empty(path)?;
+        match fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(_) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(io_err(path)(e)),
         }
     }
 }

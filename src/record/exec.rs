@@ -2,6 +2,10 @@
 //! child (and only the child) into the run's cgroup before exec, tells the /proc
 //! sampler the child's pid, waits, records how the child ended, and lingers for a
 //! moment so perf keeps recording the exit work the kernel defers.
+//!
+//! Stopping: the child dies with this wrapper (PR_SET_PDEATHSIG), and a stop signal
+//! (perf sends SIGTERM when it is stopped; a terminal sends SIGINT or SIGHUP) is passed
+//! on to the child, which is still reaped and its exit still written.
 
 use std::ffi::{CString, OsString};
 use std::fs;
@@ -11,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::record::runner::{WorkloadExit, files};
+use crate::record::run_dir::{RunDir, WorkloadExit};
 use crate::sys::monotonic_ns;
 
 /// `faultline exec` options.
@@ -30,33 +34,46 @@ pub struct ExecOptions {
 /// Runs the wrapper; returns the exit code to leave with (the child's, or 128 + signal).
 pub fn run(opts: &ExecOptions) -> Result<i32, String> {
     let (prog, args) = opts.argv.split_first().ok_or("exec: no command given")?;
+    let run = RunDir::new(&opts.run_dir);
+    // Perf started this wrapper; if perf dies, so does the wrapper's reason to run.
+    // SAFETY: prctl(PR_SET_PDEATHSIG) has no memory effects.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    }
     let mut cmd = Command::new(prog);
     cmd.args(args);
     cmd.env("FAULTLINE_RUN_DIR", &opts.run_dir);
-    if let Some(cg) = &opts.cgroup {
-        let procs = CString::new(cg.join("cgroup.procs").as_os_str().as_bytes())
-            .map_err(|_| "exec: cgroup path has a NUL byte")?;
-        // SAFETY: the closure runs in the forked child before exec and only makes
-        // async-signal-safe calls (open, getpid, write, close) on memory prepared
-        // before the fork; it allocates nothing.
-        unsafe {
-            cmd.pre_exec(move || join_cgroup_raw(&procs));
-        }
+    let procs = match &opts.cgroup {
+        Some(cg) => Some(
+            CString::new(cg.join("cgroup.procs").as_os_str().as_bytes())
+                .map_err(|_| "exec: cgroup path has a NUL byte")?,
+        ),
+        None => None,
+    };
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, open, getpid, write, close) on memory prepared
+    // before the fork; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            match &procs {
+                Some(p) => join_cgroup_raw(p),
+                None => Ok(()),
+            }
+        });
     }
     let start = monotonic_ns();
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .map_err(|e| format!("exec: {}: {e}", prog.to_string_lossy()))?;
     let pid = child.id() as i32;
-    let pid_file = opts.run_dir.join(files::PID);
+    // Set only now, so the child kept the default dispositions.
+    crate::sys::catch_stop_signals_interrupting();
+    let pid_file = run.pid_file();
     fs::write(&pid_file, format!("{pid}\n")).map_err(|e| format!("{}: {e}", pid_file.display()))?;
-    // Ctrl-C reaches the whole process group: let the child die of it, but stay to
-    // reap it and write the exit file. Set only now, so the child kept the default.
-    // SAFETY: ignoring SIGINT in this process has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-    }
-    let status = child.wait().map_err(|e| format!("exec: wait: {e}"))?;
+    let status = wait_passing_signals(pid)?;
     let exit = WorkloadExit {
         pid,
         code: status.code(),
@@ -64,15 +81,41 @@ pub fn run(opts: &ExecOptions) -> Result<i32, String> {
         start_mono_ns: start,
         end_mono_ns: monotonic_ns(),
     };
-    let exit_file = opts.run_dir.join(files::EXIT);
-    fs::write(&exit_file, serde_json::to_vec(&exit).expect("serialisable"))
-        .map_err(|e| format!("{}: {e}", exit_file.display()))?;
-    std::thread::sleep(opts.tail);
+    run.write_exit(&exit).map_err(|e| e.to_string())?;
+    // Lingering lets perf catch deferred exit work; a stopped run is not waited for.
+    if crate::sys::stop_signal().is_none() {
+        std::thread::sleep(opts.tail);
+    }
     Ok(match (status.code(), status.signal()) {
         (Some(c), _) => c,
         (None, Some(s)) => 128 + s,
         _ => 1,
     })
+}
+
+/// Waits for `pid`, passing a stop signal caught meanwhile on to it (once).
+fn wait_passing_signals(pid: i32) -> Result<std::process::ExitStatus, String> {
+    let mut forwarded = false;
+    loop {
+        if !forwarded && let Some(sig) = crate::sys::stop_signal() {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+            forwarded = true;
+        }
+        let mut raw = 0;
+        // SAFETY: waitpid on our own child with a status int we own. The stop-signal
+        // handler is installed without SA_RESTART, so a signal ends the wait (EINTR).
+        let r = unsafe { libc::waitpid(pid, &mut raw, 0) };
+        if r == pid {
+            return Ok(std::process::ExitStatus::from_raw(raw));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("exec: wait: {e}"));
+        }
+    }
 }
 
 /// Writes the calling process's pid into `cgroup.procs`, without allocating.

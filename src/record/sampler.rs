@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 use crate::procfs::{Meminfo, Status, Vmstat, live};
-use crate::record::runner::files;
+use crate::record::run_dir::{RunDir, TimelineLine, files};
 use crate::sys::monotonic_ns;
 
 /// `/proc/meminfo` fields kept in the timeline (kB).
@@ -48,8 +48,9 @@ pub fn run(
     stop: &AtomicBool,
     progress: &(dyn Fn(&str) + Sync),
 ) -> std::io::Result<u64> {
-    let proc_dir = run_dir.join(files::PROC_DIR);
-    let mut timeline = BufWriter::new(fs::File::create(proc_dir.join("timeline.jsonl"))?);
+    let run = RunDir::new(run_dir);
+    let proc_dir = run.proc_dir();
+    let mut timeline = BufWriter::new(fs::File::create(proc_dir.join(files::TIMELINE))?);
     let mut pid: Option<i32> = None;
     let mut gone = false;
     let mut buf = String::new();
@@ -59,18 +60,20 @@ pub fn run(
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if pid.is_none() {
-            pid = fs::read_to_string(run_dir.join(files::PID))
+            pid = fs::read_to_string(run.pid_file())
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
             if let Some(p) = pid {
                 if live::read_to_string_reuse(&live::proc_path(Some(p), "maps"), &mut buf).is_ok() {
-                    fs::write(proc_dir.join("maps.start"), &buf)?;
+                    fs::write(proc_dir.join(files::MAPS_START), &buf)?;
                     maps_last.clone_from(&buf);
                 }
             }
         }
-        let mut line = Map::new();
-        line.insert("mono_ns".into(), json!(monotonic_ns()));
+        let mut line = TimelineLine {
+            mono_ns: monotonic_ns(),
+            ..TimelineLine::default()
+        };
         let mut status_line = String::new();
         if let (Some(p), false) = (pid, gone) {
             let path = live::proc_path(Some(p), "status");
@@ -82,8 +85,8 @@ pub fn run(
                             st.kb("VmRSS").unwrap_or(0),
                             st.kb("VmPTE").unwrap_or(0)
                         );
-                        line.insert("pid".into(), json!(p));
-                        line.insert("status".into(), Value::Object(st.kb_json_map()));
+                        line.pid = Some(p);
+                        line.status = Some(st.kb_fields().clone());
                     }
                 }
                 Err(_) => gone = true,
@@ -95,17 +98,13 @@ pub fn run(
                 }
             }
         }
-        if let Ok(m) = live::read_meminfo() {
-            line.insert("meminfo".into(), Value::Object(pick_meminfo(&m)));
-        }
-        if let Ok(v) = live::read_vmstat() {
-            line.insert("vmstat".into(), Value::Object(pick_vmstat(&v)));
-        }
-        serde_json::to_writer(&mut timeline, &Value::Object(line))?;
+        line.meminfo = live::read_meminfo().ok().map(|m| pick_meminfo(&m));
+        line.vmstat = live::read_vmstat().ok().map(|v| pick_vmstat(&v));
+        serde_json::to_writer(&mut timeline, &line)?;
         timeline.write_all(b"\n")?;
         lines += 1;
         tick += 1;
-        let data_size = fs::metadata(run_dir.join(files::PERF_DATA)).map_or(0, |m| m.len());
+        let data_size = fs::metadata(run.perf_data()).map_or(0, |m| m.len());
         progress(&format!(
             "recording · perf.data {:.1} MiB{status_line}",
             data_size as f64 / (1 << 20) as f64
@@ -120,37 +119,21 @@ pub fn run(
     }
     timeline.flush()?;
     if !maps_last.is_empty() {
-        fs::write(proc_dir.join("maps.last"), &maps_last)?;
+        fs::write(proc_dir.join(files::MAPS_LAST), &maps_last)?;
     }
     Ok(lines)
 }
 
-fn pick_meminfo(m: &Meminfo) -> Map<String, Value> {
+fn pick_meminfo(m: &Meminfo) -> BTreeMap<String, u64> {
     MEMINFO_FIELDS
         .iter()
-        .filter_map(|k| Some((k.to_string(), json!(m.kb(k)?))))
+        .filter_map(|k| Some((k.to_string(), m.kb(k)?)))
         .collect()
 }
 
-fn pick_vmstat(v: &Vmstat) -> Map<String, Value> {
+fn pick_vmstat(v: &Vmstat) -> BTreeMap<String, u64> {
     VMSTAT_FIELDS
         .iter()
-        .filter_map(|k| Some((k.to_string(), json!(v.get(k)?))))
+        .filter_map(|k| Some((k.to_string(), v.get(k)?)))
         .collect()
-}
-
-/// The THP settings in force, for the manifest (`null` where unreadable).
-pub fn thp_settings() -> Value {
-    live::read_thp()
-        .ok()
-        .and_then(|t| serde_json::to_value(t).ok())
-        .unwrap_or(Value::Null)
-}
-
-/// overcommit_memory, overcommit_ratio and max_map_count, for the manifest.
-pub fn vm_sysctls() -> Value {
-    live::read_vm_sysctls()
-        .ok()
-        .and_then(|t| serde_json::to_value(t).ok())
-        .unwrap_or(Value::Null)
 }
