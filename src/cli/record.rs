@@ -71,8 +71,11 @@ pub struct RecordArgs {
     workload_flag: Option<String>,
     /// A built-in workload and its options: zero-page, breadth-first, madvise,
     /// memory-hog, vma-fragment (see `faultline workload --help`).
-    #[arg(value_name = "WORKLOAD", num_args = 0.., allow_hyphen_values = true)]
+    #[arg(value_name = "WORKLOAD", num_args = 0..)]
     workload: Vec<String>,
+    /// The workload's words, as `reorder_args` passes them (hyphens and all).
+    #[arg(long = "workload-word", hide = true, allow_hyphen_values = true)]
+    workload_words: Vec<String>,
     /// A command to run instead of a workload.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -218,12 +221,14 @@ struct WorkloadWords {
 
 impl RecordArgs {
     fn options(&self) -> Result<RecordOptions, String> {
-        let mut words = self.workload.clone();
+        let command = self.command.clone();
+        let mut words: Vec<String> = self.workload_words.clone();
+        words.extend(self.workload.iter().cloned());
         if let Some(name) = &self.workload_flag {
             words.insert(0, name.clone());
         }
         let target = if !words.is_empty() {
-            if !self.command.is_empty() {
+            if !command.is_empty() {
                 return Err("give a workload or -- COMMAND, not both".into());
             }
             let w = WorkloadWords::try_parse_from(&words)
@@ -233,8 +238,8 @@ impl RecordArgs {
             // Refuse bad parameters before perf, a cgroup or a run directory exist.
             w.validate().map_err(|e| e.to_string())?;
             faultline::workloads::record_target(&w, words[1..].to_vec())
-        } else if !self.command.is_empty() {
-            Target::Command(self.command.clone())
+        } else if !command.is_empty() {
+            Target::Command(command)
         } else {
             return Err(RecordError::NoTarget.to_string());
         };
@@ -363,7 +368,12 @@ pub fn reorder_args(args: Vec<OsString>) -> Vec<OsString> {
     }
     let mut out: Vec<OsString> = head.to_vec();
     out.extend(own);
-    out.extend(words);
+    // Attached with `=`, a word such as `--faults` is a value, not a flag of record's.
+    out.extend(words.into_iter().map(|w| {
+        let mut o = OsString::from("--workload-word=");
+        o.push(w);
+        o
+    }));
     out.extend(rest[end..].iter().cloned());
     out
 }
@@ -417,6 +427,10 @@ fn run(opts: &RecordOptions, warn: &mut dyn Write) -> Result<bool, super::CliErr
         &mut RealSystem,
         &StateDir::new(state::STATE_DIR),
         &|msg| {
+            // Waiting for another run must be seen even without a terminal.
+            if msg.starts_with("waiting") {
+                spinner.suspend(|| eprintln!("faultline: {msg}"));
+            }
             spinner.set_message(msg.to_string());
             spinner.tick();
         },

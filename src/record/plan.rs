@@ -195,10 +195,10 @@ pub struct Plan {
 
 /// Decides what to run, or refuses with the reason.
 pub fn plan(opts: &RecordOptions, host: &HostFacts, self_exe: &Path) -> Result<Plan, RecordError> {
+    check_run_dir(opts)?;
     if host.perf_version.is_none() {
         return Err(RecordError::PerfMissing);
     }
-    check_run_dir(opts)?;
     let target_argv = target_argv(opts, self_exe)?;
     check_privileges(opts, host)?;
     let system_wide = match opts.scope {
