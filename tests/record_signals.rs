@@ -108,6 +108,30 @@ fn spawn(args: &[&str], cwd: &Path) -> Child {
         .unwrap()
 }
 
+/// `record` of `sleep 60` under a 64m cap and a THP mode, in the background.
+fn record_sleep(run: &Path, cwd: &Path, thp: &str, tail: &str) -> Child {
+    let run = run.to_str().unwrap();
+    let args = [
+        "record",
+        "-o",
+        run,
+        "--mem-limit",
+        "64m",
+        "--thp",
+        thp,
+        "--tail",
+        tail,
+    ];
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .args(["--", "sleep", "60"])
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits until `path` exists (the workload's pid file, in the staging directory).
 fn wait_for_pid_file(parent: &Path) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -153,23 +177,7 @@ fn every_stop_signal_stops_the_recording_and_gives_the_machine_back() {
     for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGINT] {
         let s = Scratch::new(&format!("stop{sig}"));
         let run = s.0.join("run");
-        let child = spawn(
-            &[
-                "record",
-                "-o",
-                run.to_str().unwrap(),
-                "--mem-limit",
-                "64m",
-                "--thp",
-                other_mode(),
-                "--tail",
-                "0s",
-                "--",
-                "sleep",
-                "60",
-            ],
-            &s.0,
-        );
+        let child = record_sleep(&run, &s.0, other_mode(), "0s");
         let pid = wait_for_pid_file(&s.0);
         std::thread::sleep(Duration::from_millis(300));
         signal(&child, sig);
@@ -208,21 +216,7 @@ fn after_kill_9_the_next_invocation_gives_the_machine_back() {
     let target = other_mode();
     let s = Scratch::new("kill9");
     let run = s.0.join("run");
-    let child = spawn(
-        &[
-            "record",
-            "-o",
-            run.to_str().unwrap(),
-            "--mem-limit",
-            "64m",
-            "--thp",
-            target,
-            "--",
-            "sleep",
-            "60",
-        ],
-        &s.0,
-    );
+    let child = record_sleep(&run, &s.0, target, "1s");
     let pid = wait_for_pid_file(&s.0);
     assert_eq!(thp_mode(), target);
     assert_eq!(faultline_cgroups().len(), 1);
