@@ -288,6 +288,28 @@ fn concurrent_thp_runs_are_serialised() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("(pid {})", first.id())), "{err}");
+    // A waiting run can be stopped; it records nothing and exits 130.
+    let c = s.0.join("c");
+    let waiting = spawn(
+        &[
+            "record",
+            "-o",
+            c.to_str().unwrap(),
+            "--thp",
+            "never",
+            "--",
+            "true",
+        ],
+        &s.0,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&waiting, libc::SIGTERM);
+    let out = waiting.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("waiting for faultline record"), "{err}");
+    assert!(err.contains("stopped by signal 15"), "{err}");
+    assert!(!c.exists());
     let second = common::faultline(&[
         "record",
         "-o",

@@ -400,6 +400,10 @@ pub fn record(a: &RecordArgs, stderr: &mut dyn Write) -> ExitCode {
     match run(&opts, stderr) {
         Ok(true) => ExitCode::from(exit::INTERRUPTED),
         Ok(false) => ExitCode::from(exit::SUCCESS),
+        Err(super::CliError::Record(e @ RecordError::StoppedWaiting { .. })) => {
+            let _ = writeln!(stderr, "faultline: {e}");
+            ExitCode::from(exit::INTERRUPTED)
+        }
         Err(e) => {
             let _ = writeln!(stderr, "faultline: {e}");
             ExitCode::from(exit::USAGE_OR_INPUT)

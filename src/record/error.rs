@@ -77,6 +77,12 @@ pub enum RecordError {
         /// The pid holding the lock, when known.
         holder: Option<i32>,
     },
+    /// A stop signal came while waiting for another run's THP lock.
+    #[error("stopped by signal {signal} while waiting for another recording; nothing was recorded")]
+    StoppedWaiting {
+        /// The signal.
+        signal: i32,
+    },
     /// perf failed.
     #[error("perf {step} failed ({status}); see its messages above")]
     PerfFailed {

@@ -119,7 +119,13 @@ impl StateDir {
                 return Err(RecordError::Busy { holder });
             }
             waiting(holder);
-            flock(&file, op).map_err(io_err(&path))?;
+            // Polled rather than blocking, so a stop signal ends the wait.
+            while !flock(&file, op | libc::LOCK_NB).map_err(io_err(&path))? {
+                if let Some(signal) = crate::sys::stop_signal() {
+                    return Err(RecordError::StoppedWaiting { signal });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
         if exclusive {
             // Only for the message a waiting run prints.
@@ -162,20 +168,16 @@ impl StateDir {
     }
 }
 
-/// flock(2); `Ok(false)` when a non-blocking request would block.
+/// flock(2) with LOCK_NB in `op`; `Ok(false)` when the lock is held elsewhere.
 fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
-    loop {
-        // SAFETY: flock on a descriptor this File owns for the whole call.
-        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
-        if r == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => return Ok(false),
-            Some(libc::EINTR) if op & libc::LOCK_NB == 0 => {}
-            _ => return Err(e),
-        }
+    // SAFETY: flock on a descriptor this File owns for the whole call.
+    if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(false),
+        _ => Err(e),
     }
 }
 
