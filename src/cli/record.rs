@@ -499,10 +499,28 @@ pub fn exec(a: &ExecArgs, stderr: &mut dyn Write) -> ExitCode {
 }
 
 /// Undoes what recordings killed outright left behind (THP mode, cgroups, staging
-/// directories) and says so. `doctor` also says when there was nothing to do.
+/// directories) and says so. `doctor` also says when there was nothing to do. Without
+/// root nothing can be undone: say once whom to ask instead of failing at each step.
 pub fn recover(stderr: &mut dyn Write, doctor: bool) -> ExitCode {
     let dir = StateDir::new(state::STATE_DIR);
-    let said = state::recover(&dir, &mut RealSystem, false);
+    if !faultline::sys::is_root() {
+        let dead = state::stale(&dir, &RealSystem);
+        if let Some(pid) = dead.first() {
+            let _ = writeln!(
+                stderr,
+                "faultline: a recording (pid {pid}) died without restoring THP or removing its cgroup; run `faultline doctor` as root"
+            );
+        } else if doctor {
+            let _ = writeln!(stderr, "faultline: nothing to undo");
+        }
+        let code = if dead.is_empty() || !doctor {
+            exit::SUCCESS
+        } else {
+            exit::USAGE_OR_INPUT
+        };
+        return ExitCode::from(code);
+    }
+    let said = state::recover(&dir, &mut RealSystem);
     for line in &said {
         let _ = writeln!(stderr, "faultline: {line}");
     }
@@ -515,11 +533,11 @@ pub fn recover(stderr: &mut dyn Write, doctor: bool) -> ExitCode {
     let failed = said
         .iter()
         .any(|l| l.contains("could not") || l.contains("unreadable"));
-    if doctor && failed {
-        ExitCode::from(exit::USAGE_OR_INPUT)
+    ExitCode::from(if doctor && failed {
+        exit::USAGE_OR_INPUT
     } else {
-        ExitCode::from(exit::SUCCESS)
-    }
+        exit::SUCCESS
+    })
 }
 
 /// Whether this invocation should first undo what killed recordings left behind:

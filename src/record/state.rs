@@ -203,10 +203,19 @@ impl StateFile {
     }
 }
 
+/// The pids of recordings that died without undoing their changes.
+pub fn stale(dir: &StateDir, sys: &dyn System) -> Vec<i32> {
+    dir.state_files()
+        .iter()
+        .filter_map(|p| serde_json::from_slice::<RunState>(&fs::read(p).ok()?).ok())
+        .filter(|s| s.pid != std::process::id() as i32 && !sys.is_alive(s.pid, s.start_ticks))
+        .map(|s| s.pid)
+        .collect()
+}
+
 /// Undoes what recordings that died without cleaning up left behind, and returns one
-/// line per action (or per thing that could not be done) for stderr. `lock_held` says
-/// the caller holds the THP lock exclusively already.
-pub fn recover(dir: &StateDir, sys: &mut dyn System, lock_held: bool) -> Vec<String> {
+/// line per action (or per thing that could not be done) for stderr.
+pub fn recover(dir: &StateDir, sys: &mut dyn System) -> Vec<String> {
     let mut said = Vec::new();
     for path in dir.state_files() {
         let state: RunState = match fs::read(&path).map(|b| serde_json::from_slice(&b)) {
@@ -224,7 +233,7 @@ pub fn recover(dir: &StateDir, sys: &mut dyn System, lock_held: bool) -> Vec<Str
         if state.pid == std::process::id() as i32 || sys.is_alive(state.pid, state.start_ticks) {
             continue;
         }
-        if undo_stale(dir, sys, &state, lock_held, &mut said) {
+        if undo_stale(dir, sys, &state, &mut said) {
             let _ = fs::remove_file(&path);
         }
     }
@@ -236,7 +245,6 @@ fn undo_stale(
     dir: &StateDir,
     sys: &mut dyn System,
     state: &RunState,
-    lock_held: bool,
     said: &mut Vec<String>,
 ) -> bool {
     let who = format!(
@@ -255,8 +263,9 @@ fn undo_stale(
         }
     }
     if let Some(prev) = &state.thp_previous {
-        let lock = if lock_held { None } else { dir.try_exclusive() };
-        if lock_held || lock.is_some() {
+        // A live run holding the lock set THP after this one died: undoing now would
+        // change the mode under it.
+        if let Some(_lock) = dir.try_exclusive() {
             match sys.set_thp_mode(prev) {
                 Ok(()) => said.push(format!("{who}: restored THP enabled to {prev}")),
                 Err(e) => {

@@ -517,7 +517,12 @@ fn recovery_undoes_what_a_dead_run_left_and_spares_live_ones() {
     fake.thp = "always".into();
     fake.cgroups.insert(dead.cgroups[0].clone());
     fake.alive.insert(1234);
-    let said = state::recover(&dir, &mut fake, false);
+    assert_eq!(
+        state::stale(&dir, &fake),
+        [999_999],
+        "only the dead run is stale"
+    );
+    let said = state::recover(&dir, &mut fake);
     assert_eq!(fake.thp, "madvise", "{said:?}");
     assert!(fake.cgroups.is_empty());
     assert!(!staging.exists());
@@ -538,7 +543,7 @@ fn recovery_undoes_what_a_dead_run_left_and_spares_live_ones() {
         "{left:?}"
     );
     // Nothing more to do the second time.
-    assert!(state::recover(&dir, &mut fake, false).is_empty());
+    assert!(state::recover(&dir, &mut fake).is_empty());
 }
 
 /// Issue 12 item 3: a stale THP change is not undone under a live run that holds the
@@ -552,11 +557,11 @@ fn recovery_waits_for_the_thp_lock() {
     f.save().unwrap();
     let mut fake = Fake::new(dir.path());
     let held = dir.lock(true, true, &|_| {}).unwrap();
-    let said = state::recover(&dir, &mut fake, false);
+    let said = state::recover(&dir, &mut fake);
     assert_eq!(fake.thp, "madvise");
     assert!(said[0].contains("holds the THP lock"), "{said:?}");
     drop(held);
-    let said = state::recover(&dir, &mut fake, false);
+    let said = state::recover(&dir, &mut fake);
     assert_eq!(fake.thp, "never", "{said:?}");
 }
 
