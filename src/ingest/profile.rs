@@ -639,10 +639,6 @@ impl<'a> Builder<'a> {
         let java = s.head.comm.starts_with(b"java");
         self.ids.clear();
         for (i, f) in s.frames.iter().enumerate() {
-            // stackcollapse-perf.pl drops frames whose symbol is a parenthesised name.
-            if f.symbol.first() == Some(&b'(') {
-                continue;
-            }
             // The name depends only on symbol, DSO and comm, except for inlined frames
             // (their caller's DSO) and `--addrs` names of unknown frames.
             let cacheable =
@@ -688,7 +684,14 @@ impl<'a> Builder<'a> {
     /// first (a Java `a->b` chain gives several).
     fn intern_frame(&mut self, f: &RawFrame<'a>, annotation_dso: &[u8], java: bool) {
         let mut flags = 0;
-        if symbols::is_kernel(annotation_dso) {
+        // An inlined frame is kernel code only if its caller is: inferno's looser test
+        // (any `[…]` DSO) would tag user code inlined into a `[heap]` JIT frame.
+        let kernel = if f.is_inlined() {
+            symbols::is_kernel_code(annotation_dso)
+        } else {
+            symbols::is_kernel(annotation_dso)
+        };
+        if kernel {
             flags |= FRAME_KERNEL;
         }
         if symbols::is_jit(annotation_dso) {

@@ -12,6 +12,17 @@ pub fn is_kernel(dso: &[u8]) -> bool {
     (dso.first() == Some(&b'[') || dso.ends_with(b".ko") || is_vmlinux(dso)) && dso != b"[unknown]"
 }
 
+/// Whether a DSO is the kernel's own: `[kernel.kallsyms]`, `[guest.kernel.kallsyms]`,
+/// a module or a vmlinux, and not a user mapping perf also brackets (`[heap]`, `[stack]`,
+/// `[anon:…]`, `[vdso]`).
+pub fn is_kernel_code(dso: &[u8]) -> bool {
+    dso.starts_with(b"[kernel.")
+        || dso.starts_with(b"[guest.kernel.")
+        || dso.ends_with(b".ko")
+        || dso.ends_with(b".ko]")
+        || is_vmlinux(dso)
+}
+
 fn is_vmlinux(dso: &[u8]) -> bool {
     match memchr::memmem::rfind(dso, b"vmlinux") {
         Some(at) => dso[at..]

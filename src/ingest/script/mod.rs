@@ -14,11 +14,15 @@
 //! (and so stackcollapse-perf.pl's), so that folded output matches it byte for byte,
 //! except that nothing is skipped without being counted.
 
+pub mod event;
 pub mod header;
 pub mod line;
 
 use std::fmt;
 
+use rustc_hash::FxHashMap;
+
+pub use event::{EventRead, Sideband};
 pub use header::{EventDesc, EventType, Header};
 pub use line::{EventLine, RawFrame};
 
@@ -41,11 +45,17 @@ pub enum SkipKind {
     EventLine,
     /// A line inside a callchain that is not a frame.
     StackLine,
+    /// An event line whose pid or tid does not fit in 32 bits, with its callchain.
+    PidOutOfRange,
 }
 
 impl SkipKind {
     /// All kinds, in report order.
-    pub const ALL: [SkipKind; 2] = [SkipKind::EventLine, SkipKind::StackLine];
+    pub const ALL: [SkipKind; 3] = [
+        SkipKind::EventLine,
+        SkipKind::StackLine,
+        SkipKind::PidOutOfRange,
+    ];
 
     fn index(self) -> usize {
         self as usize
@@ -57,6 +67,7 @@ impl fmt::Display for SkipKind {
         f.write_str(match self {
             SkipKind::EventLine => "unreadable event lines",
             SkipKind::StackLine => "unreadable callchain lines",
+            SkipKind::PidOutOfRange => "lines of samples whose pid or tid is out of range",
         })
     }
 }
@@ -76,15 +87,22 @@ pub struct SkippedLine {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
     /// Skipped lines per [`SkipKind`].
-    pub skipped: [u64; 2],
+    pub skipped: [u64; 3],
     /// The first few skipped lines of each kind.
     pub examples: Vec<SkippedLine>,
     /// `-F +srcline` source lines, understood and set aside.
     pub srclines: u64,
     /// Callchain lines read as frames (not counting frames on event lines).
     pub frame_lines: u64,
-    /// Comment and blank lines.
+    /// Comment, blank and side-band lines.
     pub ignored_lines: u64,
+    /// Side-band records (`PERF_RECORD_COMM`, `…_MMAP2`, …), also in `ignored_lines`.
+    pub sideband: u64,
+    /// Event lines read by guessing where the comm ends (see [`event`]'s rules).
+    pub guessed: u64,
+    /// The first few guessed lines (their kind is [`SkipKind::EventLine`], though they
+    /// were read).
+    pub guessed_examples: Vec<SkippedLine>,
     /// Lines read: samples + frame_lines + srclines + ignored_lines + skipped lines.
     pub lines: u64,
     /// Samples read.
@@ -104,6 +122,17 @@ impl Diagnostics {
                 kind,
                 line: line_no,
                 text: String::from_utf8_lossy(text).into_owned(),
+            });
+        }
+    }
+
+    fn guess(&mut self, line_no: u64, text: &[u8]) {
+        self.guessed += 1;
+        if self.guessed_examples.len() < EXAMPLES_PER_KIND {
+            self.guessed_examples.push(SkippedLine {
+                kind: SkipKind::EventLine,
+                line: line_no,
+                text: String::from_utf8_lossy(&text[..text.len().min(120)]).into_owned(),
             });
         }
     }
@@ -129,11 +158,20 @@ impl Diagnostics {
                 ..e.clone()
             }));
         self.examples.sort_by_key(|e| (e.kind, e.line));
-        let mut seen = [0usize; 2];
+        let mut seen = [0usize; SkipKind::ALL.len()];
         self.examples.retain(|e| {
             seen[e.kind.index()] += 1;
             seen[e.kind.index()] <= EXAMPLES_PER_KIND
         });
+        self.sideband += other.sideband;
+        self.guessed += other.guessed;
+        self.guessed_examples
+            .extend(other.guessed_examples.iter().map(|e| SkippedLine {
+                line: e.line + line_offset,
+                ..e.clone()
+            }));
+        self.guessed_examples.sort_by_key(|e| e.line);
+        self.guessed_examples.truncate(EXAMPLES_PER_KIND);
         self.srclines += other.srclines;
         self.frame_lines += other.frame_lines;
         self.ignored_lines += other.ignored_lines;
@@ -149,86 +187,203 @@ impl Diagnostics {
 
 /// Parses `data`, calling `sink` for every sample. `#` lines before the first sample
 /// feed `header`; later ones are ignored, as perf prints them only in the header.
+///
+/// Lines end in LF, CRLF or CR alone (the first line end decides). Linear in the input.
 pub fn parse<'a>(
     data: &'a [u8],
     header: &mut Header,
     diag: &mut Diagnostics,
-    mut sink: impl FnMut(&Sample<'a>),
+    sink: impl FnMut(&Sample<'a>),
 ) {
-    // The frames vector is reused from sample to sample.
-    let mut sample = Sample {
-        head: EventLine::default(),
-        frames: Vec::new(),
-        line: 0,
+    let mut p = Parser {
+        sample: Sample {
+            head: EventLine::default(),
+            frames: Vec::new(),
+            line: 0,
+        },
+        memo: FrameMemo::default(),
+        open: false,
+        orphans: SkipKind::EventLine,
+        comms: FxHashMap::default(),
+        sink,
     };
-    let mut memo = FrameMemo::default();
-    let mut open = false;
+    let eol = line_end(data);
     let mut in_header = true;
     let mut line_no = 0u64;
     let mut pos = 0;
     while pos < data.len() {
-        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        let end = memchr::memchr(eol, &data[pos..]).map_or(data.len(), |i| pos + i);
         let raw = &data[pos..end];
         pos = end + 1;
         line_no += 1;
         if raw.first() == Some(&b'#') {
             if in_header {
-                header.parse_line(raw);
+                header.parse_line(line::trim_end(raw));
             }
             diag.ignored_lines += 1;
             continue;
         }
         let line = line::trim_end(raw);
-        if open {
-            if line.is_empty() {
-                diag.samples += 1;
-                diag.ignored_lines += 1;
-                sink(&sample);
-                open = false;
-            } else if let Some(frame) = memo.frame(line) {
-                diag.frame_lines += 1;
-                sample.frames.push(frame);
-            } else if line::parse_srcline(line).is_some() {
-                diag.srclines += 1;
-            } else if let Some(frame) = line::parse_bare_frame(line)
-                .filter(|_| next_is_inlined_srcline(&data[pos.min(data.len())..]))
-            {
-                diag.frame_lines += 1;
-                sample.frames.push(RawFrame {
-                    dso: b"inlined",
-                    ..frame
-                });
-            } else {
-                diag.skip(SkipKind::StackLine, line_no, line);
-            }
-            continue;
-        }
-        if line.is_empty() {
-            diag.ignored_lines += 1;
-            continue;
-        }
-        in_header = false;
-        match line::parse_event_line(line) {
-            Some(head) => {
-                sample.head = head;
-                sample.line = line_no;
-                sample.frames.clear();
-                if let Some(frame) = head.frame {
-                    sample.frames.push(frame);
-                    diag.samples += 1;
-                    sink(&sample);
-                } else {
-                    open = true;
-                }
-            }
-            None => diag.skip(SkipKind::EventLine, line_no, line),
+        let next = &data[pos.min(data.len())..];
+        if p.open {
+            p.in_sample(line, line_no, next, eol, diag);
+        } else {
+            in_header &= line.is_empty();
+            p.outside(line, line_no, next, eol, diag);
         }
     }
-    if open {
-        diag.samples += 1;
-        sink(&sample);
+    if p.open {
+        p.emit(diag);
     }
     diag.lines += line_no;
+}
+
+/// The parser's state between lines.
+struct Parser<'a, F> {
+    /// The sample being read; its frames vector is reused from sample to sample.
+    sample: Sample<'a>,
+    memo: FrameMemo<'a>,
+    /// Whether `sample` is waiting for more callchain lines.
+    open: bool,
+    /// How to count lines that belong to no sample: callchains of skipped event lines.
+    orphans: SkipKind,
+    /// Thread names from `PERF_RECORD_COMM` records, for samples printed without a comm.
+    comms: FxHashMap<i32, &'a [u8]>,
+    sink: F,
+}
+
+impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
+    /// A line inside a sample's callchain.
+    fn in_sample(
+        &mut self,
+        line: &'a [u8],
+        line_no: u64,
+        next: &'a [u8],
+        eol: u8,
+        diag: &mut Diagnostics,
+    ) {
+        if line.is_empty() {
+            diag.ignored_lines += 1;
+            self.emit(diag);
+        } else if let Some(mut frame) = self.memo.frame(line) {
+            // `-F +srcline --inline` moves an inlined frame's `(inlined)` to its srcline.
+            if frame.dso.is_empty() && next_is_inlined_srcline(next, eol) {
+                frame.dso = b"inlined";
+            }
+            diag.frame_lines += 1;
+            self.sample.frames.push(frame);
+        } else if line::parse_srcline(line).is_some() {
+            diag.srclines += 1;
+        } else if !matches!(event::read_event_line(line), EventRead::Unreadable) {
+            // A new sample without the blank line before it.
+            self.emit(diag);
+            self.outside(line, line_no, next, eol, diag);
+        } else {
+            diag.skip(SkipKind::StackLine, line_no, line);
+        }
+    }
+
+    /// A line outside any sample: an event line, a side-band record, or a stray line.
+    fn outside(
+        &mut self,
+        line: &'a [u8],
+        line_no: u64,
+        next: &'a [u8],
+        eol: u8,
+        diag: &mut Diagnostics,
+    ) {
+        if line.is_empty() {
+            diag.ignored_lines += 1;
+            self.orphans = SkipKind::EventLine;
+            return;
+        }
+        match event::read_event_line(line) {
+            EventRead::Sample {
+                line: head,
+                guessed,
+                rest,
+            } => {
+                if guessed {
+                    diag.guess(line_no, line);
+                }
+                self.start(head, rest, line_no, (next, eol), diag);
+            }
+            EventRead::Sideband(s) => {
+                diag.sideband += 1;
+                diag.ignored_lines += 1;
+                if let Some((tid, comm)) = s.rename {
+                    self.comms.insert(tid, comm);
+                }
+            }
+            EventRead::PidOutOfRange => {
+                self.orphans = SkipKind::PidOutOfRange;
+                diag.skip(SkipKind::PidOutOfRange, line_no, line);
+            }
+            EventRead::Unreadable if line::parse_srcline(line).is_some() => diag.srclines += 1,
+            EventRead::Unreadable => diag.skip(self.orphans, line_no, line),
+        }
+    }
+
+    /// Starts a sample at its event line. A frame printed on the event line ends the
+    /// sample, unless a callchain follows: then that text was a tracepoint payload.
+    fn start(
+        &mut self,
+        mut head: EventLine<'a>,
+        rest: &'a [u8],
+        line_no: u64,
+        (next, eol): (&'a [u8], u8),
+        diag: &mut Diagnostics,
+    ) {
+        if head.comm.is_empty()
+            && let Some(comm) = self.comms.get(&head.tid)
+        {
+            head.comm = comm;
+        }
+        self.sample.head = head;
+        self.sample.line = line_no;
+        self.sample.frames.clear();
+        self.orphans = SkipKind::EventLine;
+        match head.frame {
+            Some(frame) if !next_is_callchain(next, eol) => {
+                self.sample.frames.push(frame);
+                self.emit(diag);
+            }
+            Some(_) => {
+                // Give the frame's text back to the payload.
+                self.sample.head.frame = None;
+                self.sample.head.payload = rest;
+                self.open = true;
+            }
+            None => self.open = true,
+        }
+    }
+
+    fn emit(&mut self, diag: &mut Diagnostics) {
+        diag.samples += 1;
+        self.open = false;
+        (self.sink)(&self.sample);
+    }
+}
+
+/// The byte that ends lines: `\r` for files with CR alone, else `\n` (CRLF lines keep
+/// their `\r`, which trimming removes).
+fn line_end(data: &[u8]) -> u8 {
+    match memchr::memchr2(b'\n', b'\r', data) {
+        Some(i) if data[i] == b'\r' && data.get(i + 1) != Some(&b'\n') => b'\r',
+        _ => b'\n',
+    }
+}
+
+/// The first line of `rest`, without its line end.
+fn first_line(rest: &[u8], eol: u8) -> &[u8] {
+    let end = memchr::memchr(eol, rest).unwrap_or(rest.len());
+    line::trim_end(&rest[..end])
+}
+
+/// Whether the next line is a perf callchain line (tab-indented, a frame).
+fn next_is_callchain(rest: &[u8], eol: u8) -> bool {
+    let l = first_line(rest, eol);
+    l.first() == Some(&b'\t') && line::parse_stack_line(l).is_some()
 }
 
 /// Remembers parsed callchain lines: a recording repeats the same few thousand lines
@@ -256,9 +411,8 @@ impl<'a> FrameMemo<'a> {
 
 /// Whether the line at the start of `rest` is a srcline marked `(inlined)`, which makes
 /// the DSO-less frame line before it an inlined frame (`perf script -F +srcline --inline`).
-fn next_is_inlined_srcline(rest: &[u8]) -> bool {
-    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-    line::parse_srcline(line::trim_end(&rest[..end])).is_some_and(|s| s.inlined)
+fn next_is_inlined_srcline(rest: &[u8], eol: u8) -> bool {
+    line::parse_srcline(first_line(rest, eol)).is_some_and(|s| s.inlined)
 }
 
 /// Splits `data` into at most `parts` pieces that each start at a sample boundary (just
