@@ -111,9 +111,17 @@ fn truncated_input_keeps_complete_samples() {
     let p = tmp("truncated.txt", cut);
     let out = common::faultline(&["collapse", "--samples", p.to_str().unwrap()]);
     assert!(out.status.success());
+    // The cut frame line (`sym (/u`) keeps its symbol, as a malformed DSO does.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("skipped"), "{stderr}");
+    // A line cut inside the symbol's text cannot be told from a frame printed without a
+    // DSO, so it is kept too; junk after the address is not a frame.
+    let junk = [&cut[..cut.len() - 4], b"\n\tnot a frame\n"].concat();
+    let p = tmp("truncated-junk.txt", &junk);
+    let out = common::faultline(&["collapse", "--samples", p.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("truncated.txt: skipped 1 unreadable callchain lines"),
+        stderr.contains("truncated-junk.txt: skipped 1 unreadable callchain lines"),
         "{stderr}"
     );
     let total: u64 = String::from_utf8(out.stdout)

@@ -26,10 +26,9 @@ pub(super) fn folded(profile: &Profile, events: &[EventId], phased: &Phased) -> 
     let fold_opts = FoldOptions::default();
     let mut namer = StackNamer::new(profile, &fold_opts);
     let mut raw_groups: FxHashMap<(ThreadId, StackId), u64> = FxHashMap::default();
+    // Samples without a callchain count under their process alone, as in FlameGraph.
     for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
-        if r.stack != StackId::EMPTY {
-            *raw_groups.entry((r.thread, r.stack)).or_default() += r.weight;
-        }
+        *raw_groups.entry((r.thread, r.stack)).or_default() += r.weight;
     }
     let raw: Vec<_> = raw_groups
         .into_iter()
@@ -38,9 +37,6 @@ pub(super) fn folded(profile: &Profile, events: &[EventId], phased: &Phased) -> 
     let mut corrected = Vec::new();
     let mut by_phase = Vec::new();
     for (&(thread, stack, id), &(_, weight)) in &phased.groups {
-        if stack == StackId::EMPTY {
-            continue;
-        }
         let line = namer.line(thread, stack);
         let mut phased_line = Vec::new();
         for part in phased.path_names[id as usize].split('/') {

@@ -81,6 +81,15 @@ pub fn print_load_summary(summary: &LoadSummary, warn: &mut dyn Write) {
                     let _ = writeln!(warn, "  line {}: {}", e.line, escape_message(&e.text));
                 }
             }
+            LoadWarning::Guessed { count, examples } => {
+                let _ = writeln!(
+                    warn,
+                    "faultline: {path}: {count} event lines were ambiguous (where the comm ends); read by the shortest comm:"
+                );
+                for e in examples {
+                    let _ = writeln!(warn, "  line {}: {}", e.line, escape_message(&e.text));
+                }
+            }
             LoadWarning::NoSamples => {
                 let _ = writeln!(warn, "faultline: {path}: no samples");
             }
@@ -107,10 +116,20 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-/// Folds the profile as asked and tells `warn` what was left out.
-pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write) -> Result<Folded> {
+/// Folds the profile as asked and tells `warn` what was left out. `keep_empty` counts
+/// samples without a callchain under their process instead of leaving them out.
+pub fn fold_profile(
+    profile: &Profile,
+    fold: &FoldOptions,
+    keep_empty: bool,
+    warn: &mut dyn Write,
+) -> Result<Folded> {
     let events = collapse::select_events(profile, fold.event.as_deref())?;
-    let folded = collapse::fold(profile, &events, fold);
+    let folded = if keep_empty {
+        collapse::fold_keeping_empty(profile, &events, fold)
+    } else {
+        collapse::fold(profile, &events, fold)
+    };
     let others: Vec<String> = profile
         .events
         .iter()
@@ -127,10 +146,10 @@ pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write)
             others.join(", ")
         );
     }
-    if folded.empty_samples > 0 {
+    if folded.empty_samples > 0 && !keep_empty {
         let _ = writeln!(
             warn,
-            "faultline: {} samples had no usable frame and are not in the output",
+            "faultline: {} samples had no callchain and are not in the output, as in inferno (flamegraph and analyze count them under their process)",
             folded.empty_samples
         );
     }
@@ -141,7 +160,7 @@ pub fn fold_profile(profile: &Profile, fold: &FoldOptions, warn: &mut dyn Write)
 pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -> Result<()> {
     let input = open_recording(opts.read.input.as_deref())?;
     let profile = load_profile(&opts.read, &input, warn)?;
-    let folded = fold_profile(&profile, &opts.fold, warn)?;
+    let folded = fold_profile(&profile, &opts.fold, false, warn)?;
     folded
         .write_to(BufWriter::with_capacity(1 << 16, out))
         .map_err(|source| Error::Write {
@@ -169,7 +188,7 @@ fn flame_stacks(
         return Ok((stacks, title, "samples".to_string()));
     }
     let profile = load_profile(&opts.read, input, warn)?;
-    let folded = fold_profile(&profile, &opts.fold, warn)?;
+    let folded = fold_profile(&profile, &opts.fold, true, warn)?;
     let event = folded.events.join(", ");
     let clocks: Vec<_> = folded
         .events

@@ -175,8 +175,24 @@ pub fn merge_sorted(lines: impl IntoIterator<Item = (Vec<u8>, u64)>) -> Vec<(Vec
     stacks
 }
 
-/// Folds the profile's stacks for the selected events.
+/// Folds the profile's stacks for the selected events. Samples without a callchain are
+/// left out and counted in [`Folded::empty_samples`], as inferno leaves them out.
 pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded {
+    fold_stacks(profile, events, opts, false)
+}
+
+/// Like [`fold`], but samples without a callchain count under their process alone
+/// (`comm count`), as FlameGraph's stackcollapse-perf.pl counts them.
+pub fn fold_keeping_empty(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded {
+    fold_stacks(profile, events, opts, true)
+}
+
+fn fold_stacks(
+    profile: &Profile,
+    events: &[EventId],
+    opts: &FoldOptions,
+    keep_empty: bool,
+) -> Folded {
     let mut namer = StackNamer::new(profile, opts);
     let mut empty_samples = 0;
     let mut samples = 0;
@@ -188,7 +204,9 @@ pub fn fold(profile: &Profile, events: &[EventId], opts: &FoldOptions) -> Folded
         samples += c.samples;
         if st == StackId::EMPTY {
             empty_samples += c.samples;
-            continue;
+            if !keep_empty {
+                continue;
+            }
         }
         let count = if opts.count_samples {
             c.samples

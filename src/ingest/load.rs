@@ -54,6 +54,13 @@ pub enum LoadWarning {
         /// The first few, with their line numbers.
         examples: Vec<SkippedLine>,
     },
+    /// Event lines read by guessing where the comm ends (the text fits two readings).
+    Guessed {
+        /// How many.
+        count: u64,
+        /// The first few, with their line numbers.
+        examples: Vec<SkippedLine>,
+    },
     /// The input holds no samples (only with [`LoadOptions::allow_empty`]).
     NoSamples,
     /// The file changed while it was read; the sentence says what the output covers.
@@ -156,6 +163,13 @@ pub fn parse(
 ) -> Result<(Profile, LoadSummary)> {
     let profile = Profile::build(input.bytes(), opts.build, progress);
     let mut warnings = check(&profile, input.path(), opts)?;
+    let d = &profile.diagnostics;
+    if d.guessed > 0 {
+        warnings.push(LoadWarning::Guessed {
+            count: d.guessed,
+            examples: d.guessed_examples.clone(),
+        });
+    }
     profile.check_weights(input.path())?;
     // Parsing has read every byte: a change from here on is not in the profile.
     warnings.extend(input.changed().map(LoadWarning::Changed));
@@ -238,7 +252,7 @@ impl LoadSummary {
             .iter()
             .map(|w| match w {
                 LoadWarning::Skipped { count, .. } => *count,
-                LoadWarning::NoSamples | LoadWarning::Changed(_) => 0,
+                LoadWarning::Guessed { .. } | LoadWarning::NoSamples | LoadWarning::Changed(_) => 0,
             })
             .sum()
     }
