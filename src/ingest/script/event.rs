@@ -23,19 +23,33 @@
 //! optional period, and a word ending in `:` (the event; or `PERF_RECORD_…`, a side-band
 //! record). Only fields in perf's order are accepted, so `worker 2/3  1234/1235 [000] …`
 //! has one reading (`2/3` is followed by a pid, not by a cpu, time, period or event).
-//! No comm runs past the first word shaped like a time (`84.071346:`), the firmest anchor.
+//! No comm runs past the first word shaped like a time (`84.071346:`) or a cpu (`[002]`),
+//! the firmest anchors.
 //! When several readings fit, these rules decide, in order:
 //!
-//! 1. **Padding.** perf right-aligns the pid in 5 columns and the period in 10, so a pid
-//!    or period word preceded by too few spaces was not printed as one: in
-//!    `GC Thread 1  5.000001: cycles:` (`-F comm,time,event`) the `1` follows one space and
-//!    is part of the comm. Lines with tabs (simpleperf) skip this rule.
-//! 2. **A pid when one fits.** A reading with a pid beats one without.
-//! 3. **The shortest comm.** Among readings still left, the one whose comm ends first:
-//!    `FS Broker 5906  12345      10000 cycles:` (no time, no cpu) reads as comm
-//!    `FS Broker 5906`, pid 12345, period 10000 rather than comm `FS Broker 5906 12345`,
-//!    pid 10000 and no period. Lines decided by this rule are counted as guesses
-//!    ([`Diagnostics::guessed`](super::Diagnostics::guessed)).
+//! 1. **Padding.** perf right-aligns the pid in 5 columns (7 since perf 6.5) and the period
+//!    in 10, and pads the comm only on its left, so a pid word preceded by fewer spaces than
+//!    `%5d` needs or more than `%7d` gives, or a period word preceded by fewer than `%10`
+//!    needs, was not printed as one: in `GC Thread 1  5.000001: cycles:` (`-F
+//!    comm,time,event`) the `1` follows one space and is part of the comm; in
+//!    `A     0          1 cycles:` the `1` follows ten spaces and is a period. In lines
+//!    with tabs (simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`) the pid is
+//!    the word after the tab instead.
+//! 2. **A pid when one fits**, then **a pid of at most 7 digits** (Linux's PID_MAX_LIMIT
+//!    is 4194304: in `0     0 1000000000 cycles:` the long number is a period), then **a
+//!    comm when one fits** (`-F` sets without a comm are rare).
+//! 3. **The shortest comm.** Among readings still left, the one whose comm ends first.
+//!    Lines decided by this rule are counted as guesses
+//!    ([`Diagnostics::guessed`](super::Diagnostics::guessed)), and so are lines read as a
+//!    pid without a comm when a comm without a pid fits too (`00000     0.000000: cycles:`).
+//!
+//! So `FS Broker 5906  12345      10000 cycles:` (no time, no cpu) is comm
+//! `FS Broker 5906`, pid 12345, period 10000: read as comm `FS Broker 5906 12345` and pid
+//! 10000, the pid would follow more spaces than `%7d` pads.
+//!
+//! What stays ambiguous: a comm ending in a run of spaces and a number reads as comm and
+//! pid (`a   000     0.000000:` is comm `a`, pid 0, even if `-F` had no pid); a numeric
+//! comm with no pid field reads as a comm-less pid (counted as a guess).
 //!
 //! A line whose padding fits no reading (hand-written text such as `x 1 1.0: cycles:`)
 //! is read with rules 2 and 3 and counted as a guess too.
@@ -126,6 +140,14 @@ struct Reading {
     event: usize,
     /// Whether its pid and period words carry perf's padding.
     padded: bool,
+    /// Whether its pid has at most 7 digits, as Linux pids do.
+    plausible: bool,
+}
+
+/// How strongly perf's format supports a reading (rules 1 and 2); higher wins, and among
+/// equals the shortest comm (rule 3).
+fn rank(r: &Reading) -> (bool, bool, bool, bool) {
+    (r.padded, r.pid, r.plausible, r.comm_end > 0)
 }
 
 /// Reads a non-indented line: a sample's first line, a side-band record, or neither.
@@ -145,38 +167,48 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
         let start = if i == 0 { 0 } else { words[i - 1].1 };
         end - start
     };
+    let tab_before = |i: usize| {
+        let start = if i == 0 { 0 } else { words[i - 1].1 };
+        line[start..words[i].0].contains(&b'\t')
+    };
+    // The time and the cpu are the firmest anchors: no comm runs past them.
+    let last_comm_end = (0..n)
+        .find(|&i| is_time(word(i)) || is_cpu(word(i)))
+        .unwrap_or(n);
     let mut best: Option<Reading> = None;
     let mut rivals = 0;
-    // The time is the firmest anchor: no comm runs past it.
-    let last_comm_end = (0..n).find(|&i| is_time(word(i))).unwrap_or(n);
+    let mut comm_rival = false;
     // Every reading, pid-bearing first, each by where the comm ends.
     for pid in [true, false] {
-        for comm_end in 0..=last_comm_end.min(n - usize::from(n > 0)) {
+        for comm_end in 0..=last_comm_end.min(n.saturating_sub(1)) {
             if !pid && comm_end == 0 {
                 continue;
             }
             let Some(mut r) = reading(&word, n, comm_end, pid) else {
                 continue;
             };
-            r.padded = tabs || padded(&r, &word, &spaces_before);
+            (r.padded, r.plausible) = if tabs {
+                // simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`.
+                (r.pid && r.comm_end > 0 && tab_before(r.comm_end), true)
+            } else {
+                padded(&r, &word, &spaces_before)
+            };
+            comm_rival |= r.padded && r.comm_end > 0;
             match best {
-                None => best = Some(r),
-                Some(b) if !b.padded && r.padded => {
+                Some(b) if rank(&b) > rank(&r) => {}
+                Some(b) if rank(&b) == rank(&r) => rivals += 1,
+                _ => {
                     best = Some(r);
                     rivals = 0;
                 }
-                Some(b) if b.padded && !r.padded => {}
-                Some(_) => rivals += 1,
             }
-        }
-        if best.is_some_and(|b| b.padded) {
-            break;
         }
     }
     let Some(r) = best else {
         return EventRead::Unreadable;
     };
-    let guessed = rivals > 0 || !r.padded;
+    // `00000     0.000000: cycles:` is a pid without a comm or a numeric comm without a pid.
+    let guessed = rivals > 0 || !r.padded || (r.comm_end == 0 && comm_rival);
     build(line, words, &r, guessed)
 }
 
@@ -215,26 +247,33 @@ fn reading<'a>(
         period,
         event: k,
         padded: false,
+        plausible: true,
     })
 }
 
-/// Whether the pid and period words are right-aligned as perf prints them.
+/// Whether the pid and period words are right-aligned as perf prints them, and whether
+/// the pid has a Linux pid's length.
 fn padded<'a>(
     r: &Reading,
     word: &impl Fn(usize) -> &'a [u8],
     spaces_before: &impl Fn(usize) -> usize,
-) -> bool {
-    let fits = |i: usize, width: usize, len: usize| {
-        // The first word of the line has its padding cut by the caller's trim.
-        i == 0 || spaces_before(i) > width.saturating_sub(len)
-    };
+) -> (bool, bool) {
+    // Spaces a field of `len` bytes right-aligned to `width` has before it: its padding,
+    // and one separator unless it starts the line.
+    let pad = |i: usize, width: usize, len: usize| width.saturating_sub(len) + usize::from(i > 0);
+    let fits = |i: usize, width: usize, len: usize| spaces_before(i) >= pad(i, width, len);
+    let mut plausible = true;
     let pid_ok = !r.pid || {
-        let w = word(r.comm_end);
+        let i = r.comm_end;
+        let w = word(i);
         let pid_len = memchr::memchr(b'/', w).unwrap_or(w.len());
-        fits(r.comm_end, 5, pid_len)
+        // Linux pids have at most 7 digits (PID_MAX_LIMIT is 4194304).
+        plausible = pid_len <= 8;
+        // At least `%5d`'s padding, at most `%7d`'s: the comm before it has none after it.
+        fits(i, 5, pid_len) && spaces_before(i) <= pad(i, 7, pid_len)
     };
     let period_ok = !r.period || fits(r.event - 1, 10, word(r.event - 1).len());
-    pid_ok && period_ok
+    (pid_ok && period_ok, plausible)
 }
 
 /// Builds the event line (or side-band record) from the chosen reading.
@@ -354,13 +393,17 @@ fn is_time(w: &[u8]) -> bool {
     }
 }
 
-/// A word ending in `:` that is not a time (`cycles:uppp:`, `sched:sched_switch:`), or a
-/// side-band record's `PERF_RECORD_…`.
+/// A word ending in `:` that starts like an event name (`cycles:uppp:`,
+/// `sched:sched_switch:`), or a side-band record's `PERF_RECORD_…`.
 fn is_event(w: &[u8]) -> bool {
     if w.starts_with(b"PERF_RECORD_") {
         return true;
     }
-    w.len() >= 2 && w[w.len() - 1] == b':' && !is_time(w) && !is_digits(&w[..w.len() - 1])
+    // Event names start with a letter (`cycles`, `r003c`, `cpu/…/`, `sched:…`), or are
+    // perf's `[unknown]`.
+    w.len() >= 2
+        && w[w.len() - 1] == b':'
+        && (w[0].is_ascii_alphabetic() || w[0] == b'_' || w[0] == b'[')
 }
 
 fn is_digits(w: &[u8]) -> bool {
@@ -433,44 +476,43 @@ fn sideband<'a>(word: &'a [u8], rest: &'a [u8]) -> Sideband<'a> {
 /// callchains (`… error_code=0x6 ffffffff821f5340 exc_page_fault+0x2f0 ([kernel.kallsyms])`).
 ///
 /// The frame is ` %16x sym (dso)` at the end: for events other than tracepoints the text
-/// is the whole frame when it starts with a hex word; otherwise, when the text ends in a
-/// parenthesised DSO, the frame starts at the first hex word before the DSO that carries
-/// `%16x`'s padding, or failing that at the first hex word. One pass over the words.
+/// is the whole frame when it starts with a hex word; otherwise the frame starts at the
+/// first hex word (before the final `(dso)`, if any) that carries `%16x`'s padding, or,
+/// when a DSO ends the text, failing that at the first hex word. One pass over the words.
 fn split_payload<'a>(event: &[u8], rest: &'a [u8]) -> (&'a [u8], Option<RawFrame<'a>>) {
     if rest.is_empty() {
         return (rest, None);
     }
     let first_end = rest.iter().position(|&b| is_sep(b)).unwrap_or(rest.len());
-    let ends_in_dso = rest.last() == Some(&b')');
     let tracepoint = is_tracepoint(event);
     if is_hex(&rest[..first_end]) && !tracepoint {
         return (b"", parse_frame_text(rest));
     }
-    if !ends_in_dso {
-        return (rest, None);
-    }
-    let Some(dso_start) = super::line::dso_start(rest) else {
-        return (rest, None);
+    let end = if rest.last() == Some(&b')') {
+        super::line::dso_start(rest)
+    } else {
+        None
     };
+    let limit = end.unwrap_or(rest.len());
     let (mut padded, mut any) = (None, None);
     let mut i = if tracepoint { 0 } else { first_end };
-    while i < dso_start && padded.is_none() {
+    while i < limit && padded.is_none() {
         let gap = i;
-        while i < dso_start && is_sep(rest[i]) {
+        while i < limit && is_sep(rest[i]) {
             i += 1;
         }
         let start = i;
-        while i < dso_start && !is_sep(rest[i]) {
+        while i < limit && !is_sep(rest[i]) {
             i += 1;
         }
-        if i < dso_start && is_hex(&rest[start..i]) {
+        if start < i && is_hex(&rest[start..i]) {
             any = any.or(Some(start));
-            if start - gap > 16usize.saturating_sub(i - start) {
+            if start > 0 && start - gap > 16usize.saturating_sub(i - start) {
                 padded = Some(start);
             }
         }
     }
-    match padded.or(any) {
+    match padded.or(any.filter(|_| end.is_some())) {
         Some(start) => (trim(&rest[..start]), parse_frame_text(&rest[start..])),
         None => (rest, None),
     }
@@ -661,11 +703,22 @@ mod tests {
 
     #[test]
     fn ambiguity_is_counted() {
+        // Padding decides: a pid has at most `%7d`'s spaces before it.
         let (e, g) = read("FS Broker 5906  12345      10000 cycles:");
         assert_eq!(
             (e.comm, e.tid, e.period),
             (&b"FS Broker 5906"[..], 12345, Some(10000))
         );
+        assert!(!g);
+        let (e, g) = read("FS Broker 5906  12345 cycles:");
+        assert_eq!(
+            (e.comm, e.tid, e.period),
+            (&b"FS Broker 5906"[..], 12345, None)
+        );
+        assert!(!g);
+        // A pid without a comm, or a numeric comm without a pid.
+        let (e, g) = read("00000     0.000000: cycles:");
+        assert_eq!((e.comm, e.tid), (&b""[..], 0));
         assert!(g);
         let (e, g) = read("x 1 1.0: 1 cpu-clock:");
         assert_eq!((e.comm, e.tid), (&b"x"[..], 1));
