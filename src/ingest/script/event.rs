@@ -180,6 +180,10 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
     let mut comm_rival = false;
     // Every reading, pid-bearing first, each by where the comm ends.
     for pid in [true, false] {
+        // Readings without a pid rank below a padded one with a pid and a comm.
+        if !pid && best.is_some_and(|b| b.padded && b.plausible && b.comm_end > 0) {
+            break;
+        }
         for comm_end in 0..=last_comm_end.min(n.saturating_sub(1)) {
             if !pid && comm_end == 0 {
                 continue;
@@ -343,22 +347,17 @@ fn split_words(line: &[u8], out: &mut [(usize, usize); MAX_WORDS]) -> usize {
             break;
         }
         let start = i;
-        while i < line.len() && !is_sep(line[i]) {
-            i += 1;
-        }
+        i = memchr::memchr2(b' ', b'\t', &line[i..]).map_or(line.len(), |e| i + e);
         out[n] = (start, i);
         n += 1;
-        // Stop at the first event-shaped word past a time: the fields end there, and
-        // the payload after it can be long.
-        if n >= 3 && is_event(&line[start..i]) && is_time(&line[out[n - 2].0..out[n - 2].1]) {
-            break;
-        }
-        if n >= 4
-            && is_event(&line[start..i])
-            && is_digits(&line[out[n - 2].0..out[n - 2].1])
-            && is_time(&line[out[n - 3].0..out[n - 3].1])
-        {
-            break;
+        // Stop at the first event-shaped word past a time (and a period): the fields end
+        // there, and the payload after it can be long.
+        if n >= 3 && line[i - 1] == b':' && is_event(&line[start..i]) {
+            let prev = &line[out[n - 2].0..out[n - 2].1];
+            let before = &line[out[n - 3].0..out[n - 3].1];
+            if is_time(prev) || is_digits(prev) && is_time(before) {
+                break;
+            }
         }
     }
     n
