@@ -223,19 +223,35 @@ pub fn parse<'a>(
             diag.ignored_lines += 1;
             continue;
         }
-        let line = line::trim_end(raw);
-        let next = &data[pos.min(data.len())..];
+        let at = At {
+            text: line::trim_end(raw),
+            no: line_no,
+            next: &data[pos.min(data.len())..],
+            eol,
+        };
         if p.open {
-            p.in_sample(line, line_no, next, eol, diag);
+            p.in_sample(&at, diag);
         } else {
-            in_header &= line.is_empty();
-            p.outside(line, line_no, next, eol, diag);
+            in_header &= at.text.is_empty();
+            p.outside(&at, diag);
         }
     }
     if p.open {
         p.emit(diag);
     }
     diag.lines += line_no;
+}
+
+/// One line and what follows it.
+struct At<'a> {
+    /// The line without its end.
+    text: &'a [u8],
+    /// Its 1-based number.
+    no: u64,
+    /// The input after it.
+    next: &'a [u8],
+    /// The byte that ends lines.
+    eol: u8,
 }
 
 /// The parser's state between lines.
@@ -254,20 +270,14 @@ struct Parser<'a, F> {
 
 impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
     /// A line inside a sample's callchain.
-    fn in_sample(
-        &mut self,
-        line: &'a [u8],
-        line_no: u64,
-        next: &'a [u8],
-        eol: u8,
-        diag: &mut Diagnostics,
-    ) {
+    fn in_sample(&mut self, at: &At<'a>, diag: &mut Diagnostics) {
+        let line = at.text;
         if line.is_empty() {
             diag.ignored_lines += 1;
             self.emit(diag);
         } else if let Some(mut frame) = self.memo.frame(line) {
             // `-F +srcline --inline` moves an inlined frame's `(inlined)` to its srcline.
-            if frame.dso.is_empty() && next_is_inlined_srcline(next, eol) {
+            if frame.dso.is_empty() && next_is_inlined_srcline(at.next, at.eol) {
                 frame.dso = b"inlined";
             }
             diag.frame_lines += 1;
@@ -277,21 +287,15 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
         } else if !matches!(event::read_event_line(line), EventRead::Unreadable) {
             // A new sample without the blank line before it.
             self.emit(diag);
-            self.outside(line, line_no, next, eol, diag);
+            self.outside(at, diag);
         } else {
-            diag.skip(SkipKind::StackLine, line_no, line);
+            diag.skip(SkipKind::StackLine, at.no, line);
         }
     }
 
     /// A line outside any sample: an event line, a side-band record, or a stray line.
-    fn outside(
-        &mut self,
-        line: &'a [u8],
-        line_no: u64,
-        next: &'a [u8],
-        eol: u8,
-        diag: &mut Diagnostics,
-    ) {
+    fn outside(&mut self, at: &At<'a>, diag: &mut Diagnostics) {
+        let (line, line_no) = (at.text, at.no);
         if line.is_empty() {
             diag.ignored_lines += 1;
             self.orphans = SkipKind::EventLine;
@@ -306,7 +310,7 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
                 if guessed {
                     diag.guess(line_no, line);
                 }
-                self.start(head, rest, line_no, (next, eol), diag);
+                self.start(head, rest, at, diag);
             }
             EventRead::Sideband(s) => {
                 diag.sideband += 1;
@@ -330,8 +334,7 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
         &mut self,
         mut head: EventLine<'a>,
         rest: &'a [u8],
-        line_no: u64,
-        (next, eol): (&'a [u8], u8),
+        at: &At<'a>,
         diag: &mut Diagnostics,
     ) {
         if head.comm.is_empty()
@@ -340,11 +343,11 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
             head.comm = comm;
         }
         self.sample.head = head;
-        self.sample.line = line_no;
+        self.sample.line = at.no;
         self.sample.frames.clear();
         self.orphans = SkipKind::EventLine;
         match head.frame {
-            Some(frame) if !next_is_callchain(next, eol) => {
+            Some(frame) if !next_is_callchain(at.next, at.eol) => {
                 self.sample.frames.push(frame);
                 self.emit(diag);
             }
