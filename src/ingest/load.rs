@@ -267,7 +267,8 @@ mod tests {
         parse(&input, &opts, &|_| {}).map(|(_, s)| s)
     }
 
-    const WEIRD: &str = "pf 1 1.0: 1 cpu-clock:\n\t1 f (d)\n\tWEIRD\n\n";
+    // Padded as perf pads it: an unpadded line would also be counted as a guess.
+    const WEIRD: &str = "pf     1     1.000000:          1 cpu-clock:\n\t1 f (d)\n\tWEIRD\n\n";
 
     #[test]
     fn skipped_lines_are_data_or_a_strict_error() {

@@ -33,8 +33,8 @@
 //!    needs, was not printed as one: in `GC Thread 1  5.000001: cycles:` (`-F
 //!    comm,time,event`) the `1` follows one space and is part of the comm; in
 //!    `A     0          1 cycles:` the `1` follows ten spaces and is a period. In lines
-//!    with tabs (simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`) the pid is
-//!    the word after the tab instead.
+//!    with tabs (simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`) a pid
+//!    word after a tab is padded too.
 //! 2. **A pid when one fits**, then **a pid of at most 7 digits** (Linux's PID_MAX_LIMIT
 //!    is 4194304: in `0     0 1000000000 cycles:` the long number is a period), then **a
 //!    comm when one fits** (`-F` sets without a comm are rare).
@@ -191,12 +191,9 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
             let Some(mut r) = reading(&word, n, comm_end, pid) else {
                 continue;
             };
-            (r.padded, r.plausible) = if tabs {
-                // simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`.
-                (r.pid && r.comm_end > 0 && tab_before(r.comm_end), true)
-            } else {
-                padded(&r, &word, &spaces_before)
-            };
+            (r.padded, r.plausible) = padded(&r, &word, &spaces_before);
+            // simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`.
+            r.padded |= tabs && r.pid && r.comm_end > 0 && tab_before(r.comm_end);
             comm_rival |= r.padded && r.comm_end > 0;
             match best {
                 Some(b) if rank(&b) > rank(&r) => {}

@@ -368,12 +368,15 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
     }
 }
 
-/// The byte that ends lines: `\r` for files with CR alone, else `\n` (CRLF lines keep
-/// their `\r`, which trimming removes).
+/// The byte that ends lines: `\r` for files with CR alone (no `\n` in the first 64 KiB),
+/// else `\n` (CRLF lines keep their `\r`, which trimming removes; a `\r` inside a line,
+/// as in a hostile comm, stays part of it).
 fn line_end(data: &[u8]) -> u8 {
-    match memchr::memchr2(b'\n', b'\r', data) {
-        Some(i) if data[i] == b'\r' && data.get(i + 1) != Some(&b'\n') => b'\r',
-        _ => b'\n',
+    let head = &data[..data.len().min(1 << 16)];
+    if memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some() {
+        b'\r'
+    } else {
+        b'\n'
     }
 }
 
@@ -491,6 +494,43 @@ mod tests {
         assert_eq!(diag.srclines, 1);
         assert_eq!(diag.samples, 3);
         assert_eq!(diag.first_skipped().unwrap().line, 4);
+    }
+
+    #[test]
+    fn line_ends() {
+        assert_eq!(line_end(b"a\rb\nc\n"), b'\n', "a CR inside a line");
+        assert_eq!(line_end(b"a\r\nb\r\n"), b'\n');
+        assert_eq!(line_end(b"a\rb\r"), b'\r');
+        let (samples, diag) =
+            collect(b"x  1  1.000000: e:\r\t1 f (d)\r\ry  2  2.000000: e:\r\t1 f (d)\r");
+        assert_eq!(samples, vec![(1, 1), (4, 1)]);
+        assert_eq!(diag.total_skipped(), 0);
+    }
+
+    #[test]
+    fn samples_without_blank_lines_and_sideband() {
+        let text = concat!(
+            "a     1     1.000000: cycles:  401b97 main+0x1f (/bin/a)\n",
+            "  a.c:3\n",
+            "a     1     1.000001: cycles:  401b97 main+0x1f (/bin/a)\n",
+            "a     1     1.000002: PERF_RECORD_COMM: b:1/1\n",
+            "      1     1.000003: cycles:\n",
+            "\t401b97 main+0x1f (/bin/a)\n",
+        )
+        .as_bytes();
+        let mut comms = Vec::new();
+        let mut diag = Diagnostics::default();
+        parse(text, &mut Header::default(), &mut diag, |s| {
+            comms.push((s.head.comm.to_vec(), s.frames.len()))
+        });
+        assert_eq!(
+            comms,
+            vec![(b"a".to_vec(), 1), (b"a".to_vec(), 1), (b"b".to_vec(), 1)]
+        );
+        assert_eq!(
+            (diag.srclines, diag.sideband, diag.total_skipped()),
+            (1, 1, 0)
+        );
     }
 
     #[test]
