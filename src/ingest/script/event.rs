@@ -51,8 +51,9 @@
 //! pid (`a   000     0.000000:` is comm `a`, pid 0, even if `-F` had no pid); a numeric
 //! comm with no pid field reads as a comm-less pid (counted as a guess).
 //!
-//! A line whose padding fits no reading (hand-written text such as `x 1 1.0: cycles:`)
-//! is read with rules 2 and 3 and counted as a guess too.
+//! A line whose time perf did not pad (hand-written text such as `x 1 1.0: 1 cycles:`, or
+//! other tools' output) skips rule 1: there `x` is the comm and 1 the pid. A line whose
+//! padding fits no reading is read with rules 2 and 3 and counted as a guess.
 //!
 //! A pid or tid beyond `i32` makes the line unreadable ([`EventRead::PidOutOfRange`]),
 //! never part of the comm.
@@ -175,6 +176,11 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
     let last_comm_end = (0..n)
         .find(|&i| is_time(word(i)) || is_cpu(word(i)))
         .unwrap_or(n);
+    // Text whose time perf did not pad was not printed by perf (hand-written tests, other
+    // tools): padding says nothing there.
+    let hand_written = (0..n)
+        .find(|&i| is_time(word(i)))
+        .is_some_and(|t| !tabs && spaces_before(t) < time_padding(word(t), t));
     let mut best: Option<Reading> = None;
     let mut rivals = 0;
     let mut comm_rival = false;
@@ -193,7 +199,7 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
             };
             (r.padded, r.plausible) = padded(&r, &word, &spaces_before);
             // simpleperf: `comm<TAB>tid [cpu] time:<TAB><TAB>period event:`.
-            r.padded |= tabs && r.pid && r.comm_end > 0 && tab_before(r.comm_end);
+            r.padded |= hand_written || tabs && r.pid && r.comm_end > 0 && tab_before(r.comm_end);
             comm_rival |= r.padded && r.comm_end > 0;
             match best {
                 Some(b) if rank(&b) > rank(&r) => {}
@@ -211,6 +217,19 @@ pub fn read_event_line(line: &[u8]) -> EventRead<'_> {
     // `00000     0.000000: cycles:` is a pid without a comm or a numeric comm without a pid.
     let guessed = rivals > 0 || !r.padded || (r.comm_end == 0 && comm_rival);
     build(line, words, &r, guessed)
+}
+
+/// Spaces perf puts before a time word at word index `i`: `%12s` for µs, `%5lu.%09llu` for
+/// ns, and one separator unless it starts the line; more than any line has for other forms.
+fn time_padding(w: &[u8], i: usize) -> usize {
+    let text = &w[..w.len() - 1];
+    let dot = memchr::memchr(b'.', text).unwrap_or(0);
+    let pad = match text.len() - dot - 1 {
+        6 => 12usize.saturating_sub(text.len()),
+        9 => 5usize.saturating_sub(dot),
+        _ => return usize::MAX,
+    };
+    pad + usize::from(i > 0)
 }
 
 /// Whether the fields after a comm of `comm_end` words fit perf's order, and where the
@@ -716,9 +735,10 @@ mod tests {
         let (e, g) = read("00000     0.000000: cycles:");
         assert_eq!((e.comm, e.tid), (&b""[..], 0));
         assert!(g);
+        // Hand-written (the time is not padded): padding says nothing, a pid is preferred.
         let (e, g) = read("x 1 1.0: 1 cpu-clock:");
         assert_eq!((e.comm, e.tid), (&b"x"[..], 1));
-        assert!(g);
+        assert!(!g);
     }
 
     #[test]
