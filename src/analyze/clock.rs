@@ -126,7 +126,7 @@ pub(super) fn correct_irq_sticky(
             not_applied(reason),
         );
     }
-    let sites = irq::detect(profile, events);
+    let (sites, held) = irq::split_by_confidence(irq::detect(profile, events));
     let c = irq::correct(profile, events, &sites);
     let total = profile
         .samples
@@ -158,6 +158,7 @@ pub(super) fn correct_irq_sticky(
                 detected_by: sites[*i].detected_by.into(),
                 share_of_function: sites[*i].share_of_function,
             })
+            .chain(held.iter().map(irq::held_site))
             .collect(),
         caveat: "an IRQs-off stretch longer than one sample period yields at most one sample: \
                  such regions are undercounted, and the correction does not invent the missing time"

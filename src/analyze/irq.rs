@@ -12,6 +12,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::analyze::model::StickySite;
 use crate::ingest::intern::{FRAME_KERNEL, FrameId, StackId};
 use crate::ingest::profile::{EventId, LeafId, Profile};
 
@@ -168,6 +169,31 @@ pub const MIN_FUNCTION_SAMPLES: u64 = 20;
 /// that leads to the re-enable cannot be sampled).
 pub const QUIET_BYTES_BEFORE: u64 = 16;
 
+/// How far a detected site can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Confidence {
+    /// Found by statistics alone: one offset holds most samples, but nothing on the
+    /// stacks says IRQs were off. A hot instruction after an atomic or a cache miss
+    /// looks the same, so such a site is reported and its samples are left in place.
+    Low,
+    /// Found by statistics, and most of its samples have a known IRQs-off caller
+    /// (exception or syscall entry, a context switch, an `_irq` unlock) on the stack.
+    Medium,
+    /// A known re-enable site from the table.
+    High,
+}
+
+impl Confidence {
+    /// The name used in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// A detected sticky site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Site {
@@ -181,6 +207,10 @@ pub struct Site {
     pub detected_by: &'static str,
     /// Share of the function's leaf samples at the offset.
     pub share_of_function: f64,
+    /// How far the site can be trusted; only [`Confidence::Low`] sites are not moved.
+    pub confidence: Confidence,
+    /// Leaf samples at the site (all offsets for a whole-function site).
+    pub samples: u64,
 }
 
 impl Site {
@@ -193,21 +223,45 @@ impl Site {
     }
 }
 
-/// Finds sticky sites among the leaves of the given events' samples.
-pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
-    // Leaf samples per function, and per (function, offset).
+/// Leaf samples of the given events, per leaf, and whether each leaf is a kernel frame.
+fn leaf_counts(profile: &Profile, events: &[EventId]) -> (Vec<u64>, Vec<bool>) {
     let mut per_leaf = vec![0u64; profile.leaves.len()];
+    let mut kernel = vec![false; profile.leaves.len()];
     for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
-        if r.leaf != LeafId::NONE {
-            per_leaf[r.leaf.0 as usize] += 1;
+        if r.leaf == LeafId::NONE || r.stack == StackId::EMPTY {
+            continue;
         }
+        let i = r.leaf.0 as usize;
+        if per_leaf[i] == 0 {
+            let (_, frame) = profile.interner.stack(r.stack);
+            kernel[i] = profile.interner.frame_name(frame).1 & FRAME_KERNEL != 0;
+        }
+        per_leaf[i] += 1;
     }
+    (per_leaf, kernel)
+}
+
+/// Finds sticky sites among the leaves of the given events' samples.
+///
+/// Only kernel leaves are considered: the hrtimer interrupt can only be held off
+/// where the kernel disabled IRQs, so it lands on the kernel's re-enable, never in
+/// user space, where one hot instruction is just a hot loop.
+pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
+    let (per_leaf, kernel) = leaf_counts(profile, events);
+    // Leaf samples per function, and per (function, offset, leaf).
     let mut per_fn: FxHashMap<&[u8], u64> = FxHashMap::default();
-    let mut offsets: FxHashMap<&[u8], Vec<(u64, u64)>> = FxHashMap::default();
-    for (i, &n) in per_leaf.iter().enumerate().filter(|(_, n)| **n > 0) {
+    let mut offsets: FxHashMap<&[u8], Vec<(u64, u64, LeafId)>> = FxHashMap::default();
+    for (i, &n) in per_leaf
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| **n > 0 && kernel[*i])
+    {
         if let Some((sym, off)) = profile.leaf(LeafId(i as u32)) {
             *per_fn.entry(sym).or_default() += n;
-            offsets.entry(sym).or_default().push((off, n));
+            offsets
+                .entry(sym)
+                .or_default()
+                .push((off, n, LeafId(i as u32)));
         }
     }
     let mut sites = Vec::new();
@@ -232,6 +286,8 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
                 kind,
                 detected_by: "table",
                 share_of_function: 1.0,
+                confidence: Confidence::High,
+                samples: total,
             });
             continue;
         }
@@ -239,8 +295,9 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
             continue;
         }
         offs.sort_unstable();
-        let Some(&(best_off, best_n)) =
-            offs.iter().max_by_key(|(o, n)| (*n, std::cmp::Reverse(*o)))
+        let Some(&(best_off, best_n, best_leaf)) = offs
+            .iter()
+            .max_by_key(|(o, n, _)| (*n, std::cmp::Reverse(*o)))
         else {
             continue;
         };
@@ -251,8 +308,15 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
         let share = best_n as f64 / total as f64;
         let quiet_before = !offs
             .iter()
-            .any(|&(o, _)| o < best_off && o + QUIET_BYTES_BEFORE >= best_off);
+            .any(|&(o, _, _)| o < best_off && o + QUIET_BYTES_BEFORE >= best_off);
         if share >= MIN_SITE_SHARE && quiet_before {
+            let confidence = if entry.is_some() {
+                Confidence::High
+            } else if has_irqs_off_callers(profile, events, best_leaf) {
+                Confidence::Medium
+            } else {
+                Confidence::Low
+            };
             sites.push(Site {
                 function: function.to_string(),
                 offset: Some(best_off),
@@ -263,11 +327,50 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
                     "statistics"
                 },
                 share_of_function: share,
+                confidence,
+                samples: best_n,
             });
         }
     }
     sites.sort_by(|a, b| a.function.cmp(&b.function).then(a.offset.cmp(&b.offset)));
     sites
+}
+
+/// Whether most samples at `leaf` have a known IRQs-off region among their callers:
+/// the extra evidence a statistical site needs before its samples are moved.
+fn has_irqs_off_callers(profile: &Profile, events: &[EventId], leaf: LeafId) -> bool {
+    let mut memo: FxHashMap<StackId, bool> = FxHashMap::default();
+    let (mut with, mut all) = (0u64, 0u64);
+    for r in profile.samples.iter() {
+        if r.leaf != leaf || !events.contains(&r.event) || r.stack == StackId::EMPTY {
+            continue;
+        }
+        let known = *memo
+            .entry(r.stack)
+            .or_insert_with(|| kind_from_callers(profile, r.stack) != IrqKind::IrqRestore);
+        all += 1;
+        with += u64::from(known);
+    }
+    all > 0 && with * 2 >= all
+}
+
+/// Splits detected sites into those whose samples are moved and the low-confidence
+/// candidates that are only reported.
+pub fn split_by_confidence(sites: Vec<Site>) -> (Vec<Site>, Vec<Site>) {
+    sites
+        .into_iter()
+        .partition(|s| s.confidence > Confidence::Low)
+}
+
+/// The report entry for a low-confidence candidate whose samples stay where they are.
+pub fn held_site(site: &Site) -> StickySite {
+    StickySite {
+        site: site.name(),
+        kind: format!("not moved: {} confidence", site.confidence.label()),
+        samples: site.samples,
+        detected_by: site.detected_by.into(),
+        share_of_function: site.share_of_function,
+    }
 }
 
 /// The result of correcting a profile's samples.
@@ -498,5 +601,69 @@ mod tests {
             labels,
             [("in memcg1_commit_charge", 30), ("page-fault entry", 5)]
         );
+    }
+
+    /// Samples whose whole stack is user space: `leaf` in `/bin/spin`.
+    fn user_script(leaves: &[(&str, usize)]) -> String {
+        let mut s = String::new();
+        let mut t = 0;
+        for (leaf, n) in leaves {
+            for _ in 0..*n {
+                t += 1;
+                s.push_str(&format!(
+                    "spin 7 [000] 1.{t:06}: 1000 cpu-clock:\n\t4011a4 {leaf} (/bin/spin)\n\t401020 main+0x10 (/bin/spin)\n\n"
+                ));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_user_space_hot_loop_moves_nothing() {
+        // One offset holding nearly every sample of its function, nothing just before
+        // it: statistically a perfect site, but in user space, where no IRQs-off
+        // region can end.
+        let mut p = profile(&user_script(&[
+            ("hot_loop+0x17", 200),
+            ("hot_loop+0x40", 5),
+            ("_Py_NewReference+0x19", 60),
+            ("malloc_consolidate+0x56", 30),
+        ]));
+        let ev = vec![EventId(0)];
+        let sites = detect(&p, &ev);
+        assert!(sites.is_empty(), "{sites:?}");
+        let c = correct(&mut p, &ev, &sites);
+        assert_eq!(c.total_moved, 0);
+        assert_eq!(
+            c.stacks,
+            p.samples.iter().map(|r| r.stack).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_statistical_site_without_an_irqs_off_caller_is_held_back() {
+        // A kernel leaf reached from a plain read(2) path with no entry frame the
+        // caller walk knows: statistics alone, so it is reported but not moved.
+        let mut s = String::new();
+        for t in 0..40 {
+            let leaf = if t < 36 {
+                "page_counter_charge+0x4e"
+            } else {
+                "page_counter_charge+0x90"
+            };
+            s.push_str(&format!(
+                "cat 9 [001] 2.{t:06}: 1000 cpu-clock:\n\tffff {leaf} ([kernel.kallsyms])\n\tffff filemap_read+0x10 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/cat)\n\n"
+            ));
+        }
+        let p = profile(&s);
+        let sites = detect(&p, &[EventId(0)]);
+        assert_eq!(sites.len(), 1, "{sites:?}");
+        assert_eq!(sites[0].confidence, Confidence::Low);
+        assert_eq!(sites[0].samples, 36);
+        let (moved, held) = split_by_confidence(sites);
+        assert!(moved.is_empty());
+        let entry = held_site(&held[0]);
+        assert_eq!(entry.site, "page_counter_charge+0x4e");
+        assert_eq!(entry.kind, "not moved: low confidence");
     }
 }
