@@ -147,7 +147,7 @@ fn budgets_files_are_read_and_checked() {
         r#"{"overdispersion": 2.0, "budgets": [
             {"metric": "exit", "max_increase": "10%", "severity": "fail"},
             {"metric": "fault/table-alloc", "mode": "share", "max_increase": "2pp", "severity": "warn"},
-            {"metric": "frame:unmap_page_range", "max": 1e12, "severity": "warn"}
+            {"metric": "frame:unmap_page_range", "max": "1000s", "severity": "warn"}
         ]}"#,
     )
     .unwrap();

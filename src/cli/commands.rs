@@ -499,35 +499,7 @@ pub fn calibrate(
     let text = if json {
         serde_json::to_string_pretty(&c).expect("calibrations serialise") + "\n"
     } else {
-        let mut s = format!(
-            "faultline calibrate: {} runs; sample-count overdispersion {:.2} (use --overdispersion {:.2} or \"overdispersion\" in a budgets file)\n\n{:<24} {:>12} {:>8} {:>10} {:>14} {:>14}\n",
-            c.runs,
-            c.overdispersion,
-            c.overdispersion,
-            "metric",
-            if c.unit == "ns" {
-                "mean ms"
-            } else {
-                "mean events"
-            },
-            "cv",
-            "overdisp.",
-            "detect@3 runs",
-            "detect@5 runs"
-        );
-        for m in &c.metrics {
-            s.push_str(&format!(
-                "{:<24} {:>12.1} {:>7.1}% {:>10.2} {:>13.0}% {:>13.0}%\n",
-                m.metric,
-                if c.unit == "ns" { m.mean / 1e6 } else { m.mean },
-                m.cv * 100.0,
-                m.overdispersion,
-                m.detectable_3_runs * 100.0,
-                m.detectable_5_runs * 100.0
-            ));
-        }
-        s.push_str("\nSuggested tolerances: at least the detectable change for your run count; budgets below it will mostly be inconclusive.\n");
-        s
+        faultline::compare::render::calibration_text(&c)
     };
     out.write_all(text.as_bytes())
         .map_err(|source| Error::Write {

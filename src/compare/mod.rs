@@ -8,6 +8,8 @@
 //! by an overdispersion factor, which can only warn. Budgets are tested one by one;
 //! frames, being many, are controlled for the false discovery rate (Benjamini–Hochberg).
 
+pub mod budget;
+pub mod compat;
 pub mod render;
 pub mod stats;
 
@@ -122,9 +124,9 @@ pub struct BudgetSpec {
     /// `"10%"`, `"2pp"`.
     #[serde(default)]
     pub max_increase: Option<String>,
-    /// An absolute ceiling instead.
+    /// An absolute ceiling instead, with its unit: `"250ms"`, `"30%"`.
     #[serde(default)]
-    pub max: Option<f64>,
+    pub max: Option<budget::Max>,
     /// `fail` (default) or `warn`.
     #[serde(default)]
     pub severity: Severity,
@@ -186,8 +188,11 @@ pub struct CompareOptions {
 pub struct Side {
     /// The metric in each run.
     pub values: Vec<f64>,
-    /// Their mean.
+    /// Their arithmetic mean.
     pub mean: f64,
+    /// The statistic the change is the ratio of ([`MetricResult::statistic`]): the
+    /// geometric mean with ≥3 runs a side, else the arithmetic mean.
+    pub center: f64,
     /// Samples in each run.
     #[serde(skip)]
     pub samples: Vec<u64>,
@@ -199,6 +204,7 @@ impl Side {
         Side {
             values,
             mean,
+            center: mean,
             samples,
         }
     }
@@ -231,7 +237,12 @@ pub struct MetricResult {
     pub base: Side,
     /// New runs.
     pub new: Side,
-    /// new/base.
+    /// What `base.center` and `new.center` are: `geometric mean` (≥3 runs a side,
+    /// where the interval is on log values) or `mean`.
+    pub statistic: String,
+    /// new.center / base.center, as printed in the change column.
+    pub change: f64,
+    /// new/base as the test estimates it (the verdict's point estimate).
     pub ratio: f64,
     /// Lower bound of new/base (95%).
     pub lo: f64,
@@ -386,7 +397,7 @@ fn refuse_partial(path: &std::path::Path, opts: &CompareOptions) -> Result<()> {
 fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
     let describe = |a: &Analysis| {
         let c = &a.report.clock;
-        [
+        let mut facts = vec![
             ("event", c.event.clone()),
             ("sampling kind", c.kind.kind().to_string()),
             (
@@ -402,7 +413,9 @@ fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
                     .clone()
                     .unwrap_or_else(|| "unknown".into()),
             ),
-        ]
+        ];
+        facts.extend(compat::workload_facts(a));
+        facts
     };
     let first = describe(runs[0]);
     let mut diffs = Vec::new();
@@ -553,13 +566,21 @@ fn compare_metric(
     };
     let d = decide(&bv, &nv, &bn, &nn, (eb, en), limit, overdispersion);
     let (interval, p_permutation, verdict) = (d.interval, d.p_permutation, d.verdict);
-    let base_side = Side::new(bv, bn);
-    let new_side = Side::new(nv, nn);
+    let mut base_side = Side::new(bv, bn);
+    let mut new_side = Side::new(nv, nn);
+    (base_side.center, new_side.center) = d.centers;
+    let change = if d.centers.0 > 0.0 {
+        d.centers.1 / d.centers.0
+    } else {
+        interval.ratio
+    };
     let effective_severity = severity.map(|s| if welch { s } else { Severity::Warn });
     Ok(MetricResult {
         name: name.into(),
         metric: metric.into(),
         mode,
+        statistic: d.statistic.into(),
+        change,
         ratio: interval.ratio,
         lo: interval.lo,
         hi: interval.hi,
@@ -585,6 +606,10 @@ pub struct Decision {
     pub p_permutation: Option<f64>,
     /// The verdict against the limit.
     pub verdict: Verdict,
+    /// The per-side statistic the estimate compares: (base, new).
+    pub centers: (f64, f64),
+    /// Its name: `geometric mean` (Welch, on logs) or `mean` (Poisson).
+    pub statistic: &'static str,
 }
 
 /// Decides one metric from per-run values and sample counts: Welch's interval with a
@@ -627,10 +652,24 @@ pub fn decide(
     let p_permutation = welch.then(|| stats::permutation_p(base, new, floor));
     let base_mean = base.iter().sum::<f64>() / base.len().max(1) as f64;
     let verdict = judge(&interval, p_permutation, limit, base_mean);
+    let welch_used = interval.method == Method::Welch;
+    let center = |v: &[f64]| {
+        if welch_used {
+            stats::geometric_mean(v, floor)
+        } else {
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        }
+    };
     Decision {
         interval,
         p_permutation,
         verdict,
+        centers: (center(base), center(new)),
+        statistic: if welch_used {
+            "geometric mean"
+        } else {
+            "mean"
+        },
     }
 }
 
@@ -715,6 +754,7 @@ pub fn compare_with_runs(
         }
         notes.push(format!("compared despite differences (--force): {e}"));
     }
+    notes.extend(compat::setting_notes(&paths, &all));
     let welch = base.len() >= 3 && new.len() >= 3;
     if !welch {
         notes.push(format!(
@@ -818,17 +858,24 @@ fn judge_budget(
         },
         None => Error::Mismatch(message),
     };
-    let limit = match (&spec.max_increase, spec.max) {
-        (_, Some(c)) => Limit::Ceiling(c),
-        (Some(s), None) => Limit::parse(s).ok_or_else(|| {
-            bad_budget(format!(
-                "budget {}: max_increase {s:?} is not \"N%\", \"Npp\" or a non-negative number",
-                spec.metric
-            ))
-        })?,
+    let mode = spec.mode.unwrap_or(opts.mode);
+    let unit = sides.base[0].report.clock.kind.weight_unit();
+    let limit = match (&spec.max_increase, &spec.max) {
+        (_, Some(c)) => Limit::Ceiling(
+            budget::ceiling(c, mode, unit)
+                .map_err(|m| bad_budget(format!("budget {}: {m}", spec.metric)))?,
+        ),
+        (Some(s), None) => match Limit::parse(s) {
+            Some(Limit::Ceiling(_)) | None => {
+                return Err(bad_budget(format!(
+                    "budget {}: max_increase {s:?} is not \"N%\" or \"Npp\" (an absolute ceiling is \"max\" with a unit, as in \"250ms\")",
+                    spec.metric
+                )));
+            }
+            Some(l) => l,
+        },
         (None, None) => Limit::Relative(0.10),
     };
-    let mode = spec.mode.unwrap_or(opts.mode);
     if matches!(limit, Limit::Points(_)) && mode != Mode::Share {
         return Err(bad_budget(format!(
             "budget {}: a limit in percentage points (\"pp\") needs \"mode\": \"share\"",
@@ -841,8 +888,20 @@ fn judge_budget(
             spec.metric
         )));
     }
+    // The default budgets are a starting point, not a claim the user made.
+    if opts.budgets.is_some() && !budget::present_in_runs(&spec.metric, sides.base, sides.new) {
+        return Err(bad_budget(format!(
+            "budget {}: the metric occurs in none of the {} runs, so it cannot gate anything",
+            spec.metric,
+            sides.base.len() + sides.new.len()
+        )));
+    }
     let name = spec.name.clone().unwrap_or_else(|| spec.metric.clone());
-    sides.metric(&spec.metric, &name, mode, Some(limit), Some(spec.severity))
+    let mut result = sides.metric(&spec.metric, &name, mode, Some(limit), Some(spec.severity))?;
+    if let Limit::Ceiling(c) = limit {
+        result.limit = Some(budget::describe_ceiling(c, mode, unit));
+    }
+    Ok(result)
 }
 
 /// `fail` when a fail-severity budget confidently regressed, `inconclusive` when one
@@ -851,9 +910,11 @@ fn outcome(budgets: &[MetricResult]) -> &'static str {
     let fails = budgets
         .iter()
         .any(|b| b.verdict == Verdict::Regressed && b.effective_severity == Some(Severity::Fail));
-    let inconclusive = budgets
-        .iter()
-        .any(|b| b.verdict == Verdict::Inconclusive && b.severity == Some(Severity::Fail));
+    // Like a regression, an inconclusive budget counts only at fail severity in force:
+    // with fewer than 3 runs a side every result only warns.
+    let inconclusive = budgets.iter().any(|b| {
+        b.verdict == Verdict::Inconclusive && b.effective_severity == Some(Severity::Fail)
+    });
     if fails {
         "fail"
     } else if inconclusive {
@@ -1027,11 +1088,20 @@ pub struct CalibratedMetric {
     pub cv: f64,
     /// Variance of sample counts / mean count.
     pub overdispersion: f64,
-    /// The smallest change 3 runs a side would detect with this noise (80% power).
-    pub detectable_3_runs: f64,
+    /// Samples in an average run.
+    pub mean_samples: f64,
+    /// The smallest change 3 runs a side would detect with this noise (80% power);
+    /// `None` with fewer than [`MIN_CALIBRATION_SAMPLES`] samples a run.
+    pub detectable_3_runs: Option<f64>,
     /// The smallest change 5 runs a side would detect.
-    pub detectable_5_runs: f64,
+    pub detectable_5_runs: Option<f64>,
+    /// A `max_increase` for 5 runs a side: the detectable change rounded up to 5%.
+    pub suggested_max_increase: Option<String>,
 }
+
+/// Below this many samples in an average run a metric cannot gate: a phase seen once
+/// per run has no measurable noise, which is not the same as none.
+pub const MIN_CALIBRATION_SAMPLES: f64 = 10.0;
 
 /// Measures noise across recordings of one build; returns what loading each left out too.
 pub fn calibrate(
@@ -1069,17 +1139,23 @@ pub fn calibrate(
             dispersions.push(od);
         }
         let cv = if mean > 0.0 { sd / mean } else { 0.0 };
+        // Identical A/A runs show no spread, but counting alone varies by 1/sqrt(n).
+        let noise = cv.max(1.0 / cm.max(1.0).sqrt());
         let detect = |n: f64| {
-            let se = cv * (2.0 / n).sqrt();
-            ((2.31 + 0.89) * se).exp() - 1.0
+            let se = noise * (2.0 / n).sqrt();
+            (cm >= MIN_CALIBRATION_SAMPLES).then(|| ((2.31 + 0.89) * se).exp() - 1.0)
         };
+        let detectable_5_runs = detect(5.0);
         metrics.push(CalibratedMetric {
             metric: m,
             mean,
             cv,
             overdispersion: od,
+            mean_samples: cm,
             detectable_3_runs: detect(3.0),
-            detectable_5_runs: detect(5.0),
+            detectable_5_runs,
+            suggested_max_increase: detectable_5_runs
+                .map(|d| format!("{:.0}%", ((d * 100.0) / 5.0).ceil().max(1.0) * 5.0)),
         });
     }
     dispersions.sort_by(f64::total_cmp);

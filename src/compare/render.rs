@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Comparison, MetricResult, Severity, Verdict};
+use super::{Calibration, Comparison, MetricResult, Severity, Verdict};
 use crate::text::{escape_controls, escape_message};
 
 fn pct(r: f64) -> String {
@@ -38,14 +38,23 @@ fn budget_cells(b: &MetricResult, unit: &str) -> [String; 9] {
     [
         escape_controls(&b.name).into_owned(),
         escape_controls(b.limit.as_deref().unwrap_or_default()).into_owned(),
-        value(b.base.mean, b.mode, unit),
-        value(b.new.mean, b.mode, unit),
-        pct(b.ratio),
+        value(b.base.center, b.mode, unit),
+        value(b.new.center, b.mode, unit),
+        pct(b.change),
         pct(b.lo),
         pct(b.hi),
         format!("±{:.0}%", b.detectable * 100.0),
         verdict(b),
     ]
+}
+
+/// What the base and new columns hold, and so what the change is the ratio of.
+fn statistic_line(c: &Comparison) -> String {
+    let statistic = match c.method {
+        super::stats::Method::Welch => "geometric means of the runs",
+        super::stats::Method::Poisson => "arithmetic means of the runs",
+    };
+    format!("base and new are {statistic}; change is new/base of them")
 }
 
 /// The terminal report.
@@ -63,6 +72,7 @@ pub fn text(c: &Comparison) -> String {
         },
         c.outcome.to_uppercase()
     );
+    let _ = writeln!(s, "{}", statistic_line(c));
     let _ = writeln!(
         s,
         "\n{:<22} {:>8} {:>14} {:>14} {:>9} {:>20} {:>9}  verdict",
@@ -85,9 +95,9 @@ pub fn text(c: &Comparison) -> String {
             s,
             "{:<22} {:>14} {:>14} {:>9} {:>9} .. {:<8}  {}",
             escape_controls(&p.name),
-            value(p.base.mean, p.mode, &c.unit),
-            value(p.new.mean, p.mode, &c.unit),
-            pct(p.ratio),
+            value(p.base.center, p.mode, &c.unit),
+            value(p.new.center, p.mode, &c.unit),
+            pct(p.change),
             pct(p.lo),
             pct(p.hi),
             verdict(p)
@@ -137,11 +147,12 @@ pub fn markdown(c: &Comparison, links: &[(&str, &str)]) -> String {
     };
     let _ = writeln!(
         s,
-        "### {icon} faultline compare: {}\n\n{} base vs {} new runs, {} mode, 95% intervals.\n",
+        "### {icon} faultline compare: {}\n\n{} base vs {} new runs, {} mode, 95% intervals; {}.\n",
         c.outcome.to_uppercase(),
         c.runs["base"],
         c.runs["new"],
-        c.mode.as_str()
+        c.mode.as_str(),
+        statistic_line(c)
     );
     let _ = writeln!(
         s,
@@ -205,9 +216,9 @@ pub fn junit(c: &Comparison, fail_on_inconclusive: bool) -> String {
         let detail = format!(
             "{}: base {} new {} change {} (95% {} .. {}), verdict {}",
             b.name,
-            value(b.base.mean, b.mode, &c.unit),
-            value(b.new.mean, b.mode, &c.unit),
-            pct(b.ratio),
+            value(b.base.center, b.mode, &c.unit),
+            value(b.new.center, b.mode, &c.unit),
+            pct(b.change),
             pct(b.lo),
             pct(b.hi),
             verdict(b)
@@ -216,7 +227,7 @@ pub fn junit(c: &Comparison, fail_on_inconclusive: bool) -> String {
             && b.effective_severity == Some(Severity::Fail))
             || (fail_on_inconclusive
                 && b.verdict == Verdict::Inconclusive
-                && b.severity == Some(Severity::Fail));
+                && b.effective_severity == Some(Severity::Fail));
         let _ = write!(
             cases,
             "  <testcase classname=\"faultline.budgets\" name=\"{} ({} mode, {})\">",
@@ -236,4 +247,69 @@ pub fn junit(c: &Comparison, fail_on_inconclusive: bool) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"faultline compare\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n{cases}</testsuite>\n",
         c.budgets.len()
     )
+}
+
+/// `faultline calibrate` for a terminal: noise per metric, then the tolerances to
+/// write in a budgets file, with numbers; metrics too sparse to gate say so.
+pub fn calibration_text(c: &Calibration) -> String {
+    let mut s = format!(
+        "faultline calibrate: {} runs; sample-count overdispersion {:.2} (use --overdispersion {:.2} or \"overdispersion\" in a budgets file)\n\n{:<24} {:>12} {:>9} {:>8} {:>10} {:>14} {:>14}\n",
+        c.runs,
+        c.overdispersion,
+        c.overdispersion,
+        "metric",
+        if c.unit == "ns" {
+            "mean ms"
+        } else {
+            "mean events"
+        },
+        "samples",
+        "cv",
+        "overdisp.",
+        "detect@3 runs",
+        "detect@5 runs"
+    );
+    let detect =
+        |d: Option<f64>| d.map_or_else(|| "too few".into(), |d| format!("{:.0}%", d * 100.0));
+    for m in &c.metrics {
+        let _ = writeln!(
+            s,
+            "{:<24} {:>12.1} {:>9.0} {:>7.1}% {:>10.2} {:>14} {:>14}",
+            escape_controls(&m.metric),
+            if c.unit == "ns" { m.mean / 1e6 } else { m.mean },
+            m.mean_samples,
+            m.cv * 100.0,
+            m.overdispersion,
+            detect(m.detectable_3_runs),
+            detect(m.detectable_5_runs)
+        );
+    }
+    let suggested: Vec<String> = c
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let limit = m.suggested_max_increase.as_ref()?;
+            let metric = serde_json::to_string(&m.metric).expect("strings serialise");
+            Some(format!(
+                "{{\"metric\": {}, \"max_increase\": \"{limit}\"}}",
+                escape_controls(&metric)
+            ))
+        })
+        .collect();
+    if suggested.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNo suggested tolerances: no metric has {} samples in an average run; record longer or at a higher frequency.",
+            super::MIN_CALIBRATION_SAMPLES
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\nSuggested tolerances for 5 runs a side (the detectable change, rounded up to 5%; tighter budgets will mostly be inconclusive):"
+        );
+        for line in suggested {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    s
 }

@@ -74,6 +74,17 @@ fn variance(v: &[f64]) -> f64 {
     v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
 }
 
+/// The geometric mean of values with `floor` added before the log (as
+/// [`welch_log_ratio`] does) and taken off again, so that the ratio of two of them is
+/// the ratio Welch's interval is centred on, up to the floor.
+pub fn geometric_mean(v: &[f64], floor: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = v.iter().map(|&x| ln(x, floor)).sum::<f64>() / v.len() as f64;
+    (m.exp() - floor).max(0.0)
+}
+
 /// Welch's interval on the difference of mean log values, as a ratio. `floor` is added
 /// to every value before the log (pass about one sample's weight).
 pub fn welch_log_ratio(base: &[f64], new: &[f64], floor: f64) -> Option<RatioInterval> {
