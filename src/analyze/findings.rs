@@ -15,7 +15,11 @@ pub(super) fn findings(r: &Report) -> Vec<String> {
         || "the recording".to_string(),
         |p| format!("{} ({})", p.comm, p.pid),
     );
-    out.extend(fault_versus_exit(phases, &who));
+    out.extend(fault_versus_exit(
+        phases,
+        r.derived.munmap_teardown_weight,
+        &who,
+    ));
     out.extend(irq_sticky(r));
     if let Some(tb) = phases
         .get("fault")
@@ -33,15 +37,19 @@ pub(super) fn findings(r: &Report) -> Vec<String> {
 }
 
 /// Exit cost against fault cost, or the share of faults when nothing exited.
-fn fault_versus_exit(phases: &BTreeMap<String, Phase>, who: &str) -> Option<String> {
+/// `munmap` is a bounded run's teardown of its own mapping, counted as exit work.
+fn fault_versus_exit(phases: &BTreeMap<String, Phase>, munmap: u64, who: &str) -> Option<String> {
     let w = |name: &str| phases.get(name).map_or(0, |p| p.weight);
-    let (fault, exit) = (w("fault"), w("exit"));
+    let (fault, exit) = (w("fault"), w("exit") + munmap);
     if fault > 0 && exit > 0 {
-        let top = phases["exit"]
-            .top_frames
-            .first()
-            .map(|(f, s)| format!(": {f} {:.0}% of exit", s * 100.0))
-            .unwrap_or_default();
+        let top = match phases.get("exit").and_then(|p| p.top_frames.first()) {
+            Some((f, s)) if munmap == 0 => format!(": {f} {:.0}% of exit", s * 100.0),
+            _ if munmap > 0 => format!(
+                ": munmap of its own mapping after the last fault is {:.0}% of it (a bounded run tears down there, not in exit_mmap)",
+                munmap as f64 * 100.0 / exit as f64
+            ),
+            _ => String::new(),
+        };
         let verdict = if exit > fault {
             "more CPU dying than faulting"
         } else {
@@ -120,7 +128,11 @@ fn evidence(r: &Report) -> Vec<String> {
         // Nanoseconds only mean time for the timer clocks.
         if r.clock.kind.is_hrtimer() {
             out.push(format!(
-                "{c:.0} ns of fault-phase CPU per fault over {n} faults"
+                "{c:.0} ns of fault-phase CPU per fault over {n} faults (counted from {})",
+                r.derived
+                    .faults_source
+                    .as_deref()
+                    .unwrap_or("an unnamed source")
             ));
         }
     }

@@ -5,10 +5,12 @@
 //! for the whole recording (with exit work other tasks did for the workload), time
 //! segments from the tracepoint markers, derived per-fault figures, and /proc evidence.
 
+mod boundary;
 mod clock;
 mod evidence;
 mod exit_work;
 pub mod export_view;
+pub mod faults;
 mod findings;
 mod graphs;
 pub mod irq;
@@ -17,6 +19,7 @@ pub mod pagetable;
 mod phased;
 pub mod phases;
 mod segments;
+mod teardown;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -279,7 +282,7 @@ fn run(
         tied: &tied,
     };
     report.segments = segments::segments(&scope, &report.markers, run.exit_info.as_ref());
-    report.derived = evidence::derived(&scope, run.workload_summary.as_ref(), &src);
+    report.derived = evidence::derived(&scope, &run, &src);
     report.proc = evidence::proc_evidence(&src, &run, workload, &report.markers);
     report.findings = findings::findings(&report);
 

@@ -201,6 +201,10 @@ pub struct Derived {
     pub cpu_per_fault_ns: Option<f64>,
     /// Page-table bytes per fault.
     pub table_bytes_per_fault: Option<f64>,
+    /// Weight of the workload's `munmap` of its own mapping after its last fault (a
+    /// bounded run tears down there, not in `exit_mmap`): counted as exit work in
+    /// `exit_fault_ratio`, since it is the same unmap and table freeing done early.
+    pub munmap_teardown_weight: u64,
 }
 
 /// Evidence from /proc and the run manifest.

@@ -84,6 +84,7 @@ fn workload_work(scope: &Scope<'_>, pid: i32) -> Vec<Work> {
 /// The boundaries of the workload's life, in time order: its start, the first
 /// `oom:mark_victim` and `sched:sched_process_exit` of its own, and the end of its work.
 fn boundaries<'m>(
+    scope: &Scope<'_>,
     work: &[Work],
     pid: i32,
     markers: &'m [Marker],
@@ -99,15 +100,15 @@ fn boundaries<'m>(
         .fold(f64::NEG_INFINITY, f64::max);
     let last = work.iter().map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
     let mut points: Vec<(&str, f64)> = vec![("start", start)];
-    for name in ["oom:mark_victim", "sched:sched_process_exit"] {
-        let mine = markers
-            .iter()
-            .filter(|m| m.pid == pid || names_pid(m, pid))
-            .find(|m| m.name == name);
-        if let Some(m) = mine {
-            points.push((m.name.as_str(), m.time));
-        }
+    let mine: Vec<&Marker> = markers
+        .iter()
+        .filter(|m| m.pid == pid || names_pid(m, pid))
+        .collect();
+    if let Some(m) = mine.iter().find(|m| m.name == "oom:mark_victim") {
+        points.push((m.name.as_str(), m.time));
     }
+    // The victim's sched_process_exit may be missing: see `boundary`.
+    points.extend(super::boundary::exit_boundary(scope, pid, &mine));
     let end = if last_exit.is_finite() && last_exit >= last {
         ("last exit work", last_exit)
     } else {
@@ -133,11 +134,11 @@ pub(super) fn segments(
     if work.is_empty() {
         return Vec::new();
     }
-    let points = boundaries(&work, pid, markers, exit_info);
+    let points = boundaries(scope, &work, pid, markers, exit_info);
     let names = |from: &str| match from {
         "start" => "run",
         "oom:mark_victim" => "dying",
-        "sched:sched_process_exit" => "teardown",
+        "sched:sched_process_exit" | super::boundary::FIRST_EXIT_SAMPLE => "teardown",
         _ => "segment",
     };
     let last = points.last().map_or("", |p| p.0);

@@ -665,11 +665,7 @@ pub fn decide(
         p_permutation,
         verdict,
         centers: (center(base), center(new)),
-        statistic: if welch_used {
-            "geometric mean"
-        } else {
-            "mean"
-        },
+        statistic: if welch_used { "geometric mean" } else { "mean" },
     }
 }
 

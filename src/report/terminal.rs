@@ -749,6 +749,7 @@ fn sample_derived() -> crate::analyze::model::Derived {
         faults_source: Some("workload counter".into()),
         cpu_per_fault_ns: Some(1144.0),
         table_bytes_per_fault: Some(8.0),
+        munmap_teardown_weight: 0,
     }
 }
 
