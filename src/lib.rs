@@ -12,7 +12,7 @@
 //! | 3 recording | [`record`] |
 //! | 4 analysis | [`analyze`] |
 //! | 5 workloads, comparison, exports | [`workloads`], [`compare`], [`export`] |
-//! | 6 renderings | [`report`] |
+//! | 6 renderings, experiments | [`report`], [`reproduce`] |
 //!
 //! Data flows one way: input bytes → parsed samples → an interned profile → transforms →
 //! outputs. The binary (`src/main.rs`, `src/cli/`) is the only code that knows clap,
@@ -39,5 +39,6 @@ pub mod export;
 pub mod workloads;
 
 pub mod report;
+pub mod reproduce;
 
 pub use error::{Error, Result};

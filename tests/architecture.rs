@@ -18,7 +18,7 @@ const LAYERS: &[(usize, &[&str])] = &[
     (3, &["record"]),
     (4, &["analyze"]),
     (5, &["workloads", "compare", "export"]),
-    (6, &["report"]),
+    (6, &["report", "reproduce"]),
 ];
 
 /// Where a source file sits.

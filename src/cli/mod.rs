@@ -11,6 +11,7 @@ use faultline::fold::collapse::FoldOptions;
 mod commands;
 mod export;
 mod record;
+mod reproduce;
 
 use commands::{CollapseOptions, FlamegraphOptions, ReadOptions};
 use faultline::ingest::load::LoadOptions;
@@ -81,6 +82,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Send the corrected profile to Pyroscope's /ingest API (or Grafana Alloy's receiver).
     Push(export::PushArgs),
+    /// Reproduce a seed article's experiments here: claim, article's figure, figure
+    /// measured, holds or not. Exit 0 all hold or undecided, 1 one does not hold.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 #[derive(Args)]
@@ -381,6 +385,7 @@ pub fn main() -> ExitCode {
         Command::Exec(a) => return record::exec(a, &mut stderr),
         Command::Export(a) => export::export(a, &mut stderr),
         Command::Push(a) => export::push(a, &mut stderr),
+        Command::Reproduce(a) => return reproduce::run(a, stdout, &mut stderr),
     };
     exit_with(result, &mut stderr)
 }
