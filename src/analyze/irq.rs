@@ -513,18 +513,27 @@ mod tests {
         )
     }
 
-    fn script(leaves: &[(&str, usize)]) -> String {
+    /// Samples of `comm` whose leaf is each of `leaves` `n` times, in `leaf_dso`, under
+    /// the caller lines `callers` (already formatted).
+    fn samples(comm: &str, leaf_dso: &str, callers: &str, leaves: &[(&str, usize)]) -> String {
         let mut s = String::new();
         let mut t = 0;
         for (leaf, n) in leaves {
             for _ in 0..*n {
                 t += 1;
                 s.push_str(&format!(
-                    "pf 7 [000] 1.{t:06}: 1000 cpu-clock:\n\tffff {leaf} ([kernel.kallsyms])\n\tffff asm_exc_page_fault+0x26 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/pf)\n\n"
+                    "{comm} 7 [000] 1.{t:06}: 1000 cpu-clock:\n\tffff {leaf} ({leaf_dso})\n{callers}\n"
                 ));
             }
         }
         s
+    }
+
+    /// Kernel leaves under the page-fault entry.
+    fn script(leaves: &[(&str, usize)]) -> String {
+        let callers =
+            "\tffff asm_exc_page_fault+0x26 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/pf)\n";
+        samples("pf", "[kernel.kallsyms]", callers, leaves)
     }
 
     #[test]
@@ -605,17 +614,12 @@ mod tests {
 
     /// Samples whose whole stack is user space: `leaf` in `/bin/spin`.
     fn user_script(leaves: &[(&str, usize)]) -> String {
-        let mut s = String::new();
-        let mut t = 0;
-        for (leaf, n) in leaves {
-            for _ in 0..*n {
-                t += 1;
-                s.push_str(&format!(
-                    "spin 7 [000] 1.{t:06}: 1000 cpu-clock:\n\t4011a4 {leaf} (/bin/spin)\n\t401020 main+0x10 (/bin/spin)\n\n"
-                ));
-            }
-        }
-        s
+        samples(
+            "spin",
+            "/bin/spin",
+            "\t401020 main+0x10 (/bin/spin)\n",
+            leaves,
+        )
     }
 
     #[test]
@@ -644,17 +648,16 @@ mod tests {
     fn a_statistical_site_without_an_irqs_off_caller_is_held_back() {
         // A kernel leaf reached from a plain read(2) path with no entry frame the
         // caller walk knows: statistics alone, so it is reported but not moved.
-        let mut s = String::new();
-        for t in 0..40 {
-            let leaf = if t < 36 {
-                "page_counter_charge+0x4e"
-            } else {
-                "page_counter_charge+0x90"
-            };
-            s.push_str(&format!(
-                "cat 9 [001] 2.{t:06}: 1000 cpu-clock:\n\tffff {leaf} ([kernel.kallsyms])\n\tffff filemap_read+0x10 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/cat)\n\n"
-            ));
-        }
+        let callers = "\tffff filemap_read+0x10 ([kernel.kallsyms])\n\t1 main+0x10 (/bin/cat)\n";
+        let s = samples(
+            "cat",
+            "[kernel.kallsyms]",
+            callers,
+            &[
+                ("page_counter_charge+0x4e", 36),
+                ("page_counter_charge+0x90", 4),
+            ],
+        );
         let p = profile(&s);
         let sites = detect(&p, &[EventId(0)]);
         assert_eq!(sites.len(), 1, "{sites:?}");

@@ -3,6 +3,8 @@
 //! VMA-fragmentation run, or 10k faults against 100k, "improves" by 98% without
 //! anything having changed; such a comparison is refused unless forced.
 
+use std::path::PathBuf;
+
 use crate::analyze::Analysis;
 
 /// One fact about a run that must be equal across all compared runs.
@@ -49,19 +51,32 @@ pub fn setting_facts(a: &Analysis) -> Vec<Fact> {
 }
 
 /// One line per setting that differs between the runs, naming both values.
-pub fn setting_notes(paths: &[&std::path::PathBuf], runs: &[&Analysis]) -> Vec<String> {
-    let first = setting_facts(runs[0]);
-    let mut notes = Vec::new();
+pub fn setting_notes(paths: &[&PathBuf], runs: &[&Analysis]) -> Vec<String> {
+    differences(paths, runs, setting_facts)
+        .into_iter()
+        .map(|d| d.replacen(": ", " differs: ", 1))
+        .collect()
+}
+
+/// `what: <run> has <value>, <first run> has <value>` for every fact of a run that
+/// differs from the first run's.
+pub fn differences(
+    paths: &[&PathBuf],
+    runs: &[&Analysis],
+    facts: impl Fn(&Analysis) -> Vec<Fact>,
+) -> Vec<String> {
+    let first = facts(runs[0]);
+    let mut diffs = Vec::new();
     for (p, a) in paths.iter().zip(runs).skip(1) {
-        for ((what, v0), (_, v)) in first.iter().zip(setting_facts(a)) {
+        for ((what, v0), (_, v)) in first.iter().zip(facts(a)) {
             if *v0 != v {
-                notes.push(format!(
-                    "{what} differs: {} has {v}, {} has {v0}",
+                diffs.push(format!(
+                    "{what}: {} has {v}, {} has {v0}",
                     p.display(),
                     paths[0].display()
                 ));
             }
         }
     }
-    notes
+    diffs
 }

@@ -417,19 +417,7 @@ fn check_compatible(paths: &[&PathBuf], runs: &[&Analysis]) -> Result<()> {
         facts.extend(compat::workload_facts(a));
         facts
     };
-    let first = describe(runs[0]);
-    let mut diffs = Vec::new();
-    for (p, a) in paths.iter().zip(runs).skip(1) {
-        for ((what, v0), (_, v)) in first.iter().zip(describe(a)) {
-            if *v0 != v {
-                diffs.push(format!(
-                    "{what}: {} has {v}, {} has {v0}",
-                    p.display(),
-                    paths[0].display()
-                ));
-            }
-        }
-    }
+    let diffs = compat::differences(paths, runs, describe);
     if diffs.is_empty() {
         Ok(())
     } else {
