@@ -54,7 +54,8 @@ pub struct RecordArgs {
     /// Another event to record, e.g. `page-faults/period=1,call-graph=no/` (repeatable).
     #[arg(long = "extra-event", value_name = "EVENT")]
     extra_events: Vec<String>,
-    /// Record all CPUs (the default for workloads that can exhaust memory).
+    /// Record all CPUs (the default for workloads that can exhaust memory and for any
+    /// run under --mem-limit, which can be OOM-killed).
     #[arg(long, conflicts_with = "per_process")]
     system_wide: bool,
     /// Record only the workload's tasks.

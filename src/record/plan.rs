@@ -204,13 +204,18 @@ pub fn plan(opts: &RecordOptions, host: &HostFacts, self_exe: &Path) -> Result<P
     let system_wide = match opts.scope {
         Scope::SystemWide => true,
         Scope::PerProcess => false,
-        Scope::Auto => matches!(
-            opts.target,
-            Target::Workload {
-                oom_prone: true,
-                ..
-            }
-        ),
+        // Anything under a cap can be OOM-killed, and a victim's exit work runs after
+        // its sched_process_exit and on other tasks (issue 13, item 4).
+        Scope::Auto => {
+            opts.mem_limit.is_some()
+                || matches!(
+                    opts.target,
+                    Target::Workload {
+                        oom_prone: true,
+                        ..
+                    }
+                )
+        }
     };
     let event = opts.event.clone().unwrap_or_else(|| {
         if host.has_cpu_pmu {
