@@ -113,3 +113,24 @@ fn a_bounded_runs_munmap_teardown_counts_as_exit_work() {
         "{first}"
     );
 }
+
+#[test]
+fn every_report_says_which_thp_mode_was_in_force() {
+    let finding = |name: &str| {
+        analyze(&run(name))["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|f| f.starts_with("THP was"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        finding("stride-2m-oom-thp-never").as_deref(),
+        Some("THP was never for this run (pinned; the machine's setting, madvise, was restored)")
+    );
+    assert_eq!(
+        finding("zero-page-4k").as_deref(),
+        Some("THP was madvise for this run (the machine's setting)")
+    );
+}

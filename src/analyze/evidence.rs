@@ -137,6 +137,7 @@ pub(super) fn proc_evidence(
     e.settings = run.manifest.as_ref().map(|m| {
         serde_json::json!({
             "thp": m.thp,
+            "thp_before": m.thp_before,
             "vm": m.vm,
             "cgroup": m.cgroup,
         })

@@ -107,6 +107,7 @@ fn evidence(r: &Report) -> Vec<String> {
             m.predicted_kb
         ));
     }
+    out.extend(thp_in_force(r));
     if let Some(pt) = r.proc.mark_victim_pgtables_kb {
         out.push(format!(
             "the OOM killer found {pt} kB of page tables in its victim"
@@ -137,4 +138,20 @@ fn evidence(r: &Report) -> Vec<String> {
         }
     }
     out
+}
+
+/// The THP mode the run had, and whether it was pinned for it: per-fault and exit
+/// figures of zero-page reads mean different things under `never` and `always`.
+fn thp_in_force(r: &Report) -> Option<String> {
+    let settings = r.proc.settings.as_ref()?;
+    let mode = settings["thp"]["enabled"].as_str()?;
+    let before = settings["thp_before"]["enabled"].as_str();
+    Some(match before {
+        Some(b) if b != mode => {
+            format!(
+                "THP was {mode} for this run (pinned; the machine's setting, {b}, was restored)"
+            )
+        }
+        _ => format!("THP was {mode} for this run (the machine's setting)"),
+    })
 }
