@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ReproduceError, ReproduceOptions};
 use crate::analyze::{Analysis, AnalyzeOptions};
-use crate::record::runner::{self, HostFacts, RealSystem, RecordOptions, Target};
+use crate::record::runner::{self, HostFacts, RealSystem, RecordOptions};
 use crate::record::state::{self, StateDir};
 use crate::record::thp::ThpMode;
 use crate::units::Bytes;
@@ -110,7 +110,10 @@ impl<'a> Lab<'a> {
             run: dir.clone(),
             source,
         };
-        let mut opts = RecordOptions::new(target(&spec.workload), self.output.join(&dir));
+        let mut opts = RecordOptions::new(
+            crate::workloads::record_target(&spec.workload, words(&spec.workload)),
+            self.output.join(&dir),
+        );
         opts.force = self.force;
         opts.thp = spec.thp;
         opts.mem_limit = spec.mem_limit;
@@ -143,22 +146,6 @@ fn analyze(dir: &Path) -> crate::Result<Analysis> {
         ..AnalyzeOptions::default()
     };
     crate::analyze::analyze(&opts, &|_| {})
-}
-
-/// The record target for a built-in workload: its words as `faultline workload` takes
-/// them, and what the manifest says about it.
-fn target(w: &Workload) -> Target {
-    let mem_available = crate::procfs::live::read_meminfo()
-        .ok()
-        .and_then(|m| m.mem_available())
-        .unwrap_or(Bytes(u64::MAX));
-    Target::Workload {
-        name: w.name().to_string(),
-        args: words(w),
-        oom_prone: w.is_oom_prone(mem_available),
-        params: w.params(),
-        expected_faults: None,
-    }
 }
 
 /// A workload's parameters as the words `faultline workload NAME` takes after its name
