@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::fake::{Fake, Perf};
 use super::plan::{
-    COUNTED_FAULTS_EVENT, HostFacts, MARKERS, Plan, RecordOptions, Target, plan, resolve_command,
-    staging_dir,
+    COUNTED_FAULTS_EVENT, HostFacts, MARKERS, Plan, RecordOptions, Scope, Target, plan,
+    resolve_command, staging_dir,
 };
 use super::run_dir::{FORMAT, RunDir};
 use super::runner::{RecordError, record};
@@ -184,6 +184,26 @@ fn cycles_where_a_pmu_exists() {
     let p = plan(&opts(workload(false)), &h, Path::new("/x")).unwrap();
     assert_eq!(p.event, "cycles");
     assert!(!p.hrtimer);
+}
+
+/// Anything under a memory cap can be OOM-killed, and an OOM victim's exit work runs
+/// after its `sched_process_exit` and on other tasks: a capped command is recorded
+/// system-wide too (issue 13, item 4).
+#[test]
+fn a_capped_command_is_recorded_system_wide() {
+    let system_wide = |limit: Option<Bytes>, scope: Scope| {
+        let mut o = opts(Target::Command(vec![OsString::from("true")]));
+        o.mem_limit = limit;
+        o.scope = scope;
+        let p = plan(&o, &host(), Path::new("/x")).unwrap();
+        assert_eq!(p.system_wide, args(&p).contains(&"-a".to_string()));
+        p.system_wide
+    };
+    assert!(system_wide(Some(Bytes(64 << 20)), Scope::Auto));
+    // Uncapped, nothing of faultline's can OOM-kill it: per-process.
+    assert!(!system_wide(None, Scope::Auto));
+    // An explicit choice stands.
+    assert!(!system_wide(Some(Bytes(64 << 20)), Scope::PerProcess));
 }
 
 #[test]
