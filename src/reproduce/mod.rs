@@ -29,6 +29,14 @@ pub enum ReproduceError {
         /// The cause.
         source: RecordError,
     },
+    /// The workload exited with an error, so its recording measures nothing.
+    #[error("recording {run}: the workload exited with code {code} (its run directory says why)")]
+    Workload {
+        /// The run's label.
+        run: String,
+        /// Its exit code.
+        code: i32,
+    },
     /// A recording could not be analysed.
     #[error("analysing {run}: {source}")]
     Analyze {

@@ -127,6 +127,15 @@ impl<'a> Lab<'a> {
         let state = StateDir::new(state::STATE_DIR);
         let outcome = runner::record(&opts, &self.host, &plan, &mut RealSystem, &state, &|_| {})
             .map_err(record_err)?;
+        // A workload that refused to run (exit code 2) leaves a recording of nothing.
+        if let Some(code) = outcome
+            .manifest
+            .exit
+            .and_then(|e| e.code)
+            .filter(|c| *c != 0)
+        {
+            return Err(ReproduceError::Workload { run: dir, code });
+        }
         let analysis =
             analyze(&self.output.join(&dir)).map_err(|source| ReproduceError::Analyze {
                 run: dir.clone(),
@@ -153,7 +162,15 @@ fn analyze(dir: &Path) -> crate::Result<Analysis> {
 fn words(w: &Workload) -> Vec<String> {
     let pairs: Vec<(&str, Option<String>)> = match *w {
         Workload::ZeroPage { stride, span } => vec![
-            ("--stride", Some(stride.0.to_string())),
+            // The command takes the two strides it knows by name.
+            (
+                "--stride",
+                Some(match stride.0 {
+                    4096 => "4k".to_string(),
+                    0x20_0000 => "2m".to_string(),
+                    other => other.to_string(),
+                }),
+            ),
             ("--span", Some(span.0.to_string())),
         ],
         Workload::BreadthFirst { faults, span } => vec![
@@ -192,6 +209,11 @@ mod tests {
             span: Bytes(64 << 40),
         };
         assert_eq!(words(&w), ["--span", "70368744177664"]);
+        let w = Workload::ZeroPage {
+            stride: Bytes(2 << 20),
+            span: Bytes(1 << 30),
+        };
+        assert_eq!(words(&w), ["--stride", "2m", "--span", "1073741824"]);
         let w = Workload::Madvise {
             advice: Advice::DontNeed,
             faults: 10,
