@@ -28,11 +28,19 @@ pub enum Error {
         /// What it is and what to give instead.
         hint: String,
     },
-    /// A binary `perf.data` file was given instead of its text.
-    #[error("{}: this is a perf.data file; convert it with `perf script --header -i {}`", path.display(), path.display())]
+    /// A version 1 (`PERFFILE`) perf.data file, which only `perf script` reads.
+    #[error("{}: this is an old (version 1) perf.data file; convert it with `perf script --header -i {}`", path.display(), path.display())]
     PerfData {
         /// The file.
         path: PathBuf,
+    },
+    /// A perf.data file could not be read.
+    #[error("{}: {message}", path.display())]
+    PerfDataRead {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
     },
     /// The input has NUL bytes: it is not text.
     #[error("{}:{line}: binary data (NUL byte at offset {offset}); expected `perf script` text", path.display())]

@@ -90,6 +90,16 @@ struct Sources {
     proc_dir: Option<PathBuf>,
 }
 
+/// Whether `path` starts with perf.data's magic.
+fn is_perf_data_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && crate::ingest::perf_data::is_perf_data(&magic)
+}
+
 fn sources(opts: &AnalyzeOptions, located: &Located) -> Sources {
     let run_dir = located.run_dir.clone();
     let proc_dir = opts
@@ -194,6 +204,8 @@ fn input_info(
         path: opts.input.display().to_string(),
         kind: if src.run_dir.is_some() {
             "run_dir"
+        } else if profile.diagnostics.frame_lines == 0 && is_perf_data_file(&opts.input) {
+            "perf_data"
         } else {
             "perf_script"
         }

@@ -96,6 +96,9 @@ pub fn print_load_summary(summary: &LoadSummary, warn: &mut dyn Write) {
             LoadWarning::Changed(msg) => {
                 let _ = writeln!(warn, "faultline: {msg}");
             }
+            LoadWarning::PerfData(msg) => {
+                let _ = writeln!(warn, "faultline: {path}: {msg}");
+            }
         }
     }
 }
@@ -178,7 +181,7 @@ fn flame_stacks(
     input: &Input,
     warn: &mut dyn Write,
 ) -> Result<(Stacks, String, String)> {
-    if flame::looks_folded(input.bytes()) {
+    if !input.is_perf_data() && flame::looks_folded(input.bytes()) {
         let stacks = flame::read_folded(input.bytes(), input.path())?;
         let total: u64 = stacks.iter().map(|(_, c)| c).sum();
         let title = format!("{}: {total} (folded)", file_label(input.path()));

@@ -123,11 +123,19 @@ impl Input {
         &self.path
     }
 
-    /// Rejects perf.data files and other binary data: a NUL anywhere (a NUL in a frame
+    /// Whether the input is a perf.data file rather than text.
+    pub fn is_perf_data(&self) -> bool {
+        crate::ingest::perf_data::is_perf_data(self.bytes())
+    }
+
+    /// Rejects binary data other than perf.data files: a NUL anywhere (a NUL in a frame
     /// name would reach SVG and XML outputs, where no escape can represent it).
     fn check_text(&self) -> Result<()> {
         let data = self.bytes();
-        if data.starts_with(b"PERFILE2") || data.starts_with(b"PERFFILE") {
+        if self.is_perf_data() {
+            return Ok(());
+        }
+        if data.starts_with(b"PERFFILE") {
             return Err(Error::PerfData {
                 path: self.path.clone(),
             });

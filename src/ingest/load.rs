@@ -14,8 +14,8 @@ use crate::ingest::script::{SkipKind, SkippedLine};
 /// writes it under this name.
 pub const RUN_DIR_RECORDING: &str = "perf.script";
 
-/// The file `faultline record` leaves beside the recording it converts.
-const RUN_DIR_PERF_DATA: &str = "perf.data";
+/// The recording `faultline record` writes, read directly when present.
+pub const RUN_DIR_PERF_DATA: &str = "perf.data";
 
 /// The report `faultline analyze -o` writes; a directory holding it is a report directory.
 const REPORT_FILE: &str = "report.json";
@@ -65,6 +65,8 @@ pub enum LoadWarning {
     NoSamples,
     /// The file changed while it was read; the sentence says what the output covers.
     Changed(String),
+    /// What reading a perf.data file met: missing symbols, lost or unreadable records.
+    PerfData(String),
 }
 
 /// What loading said about one input: its name and what was left out.
@@ -102,7 +104,10 @@ pub fn locate(input: Option<&Path>) -> Result<Located> {
             run_dir: None,
         });
     }
-    let recording = path.join(RUN_DIR_RECORDING);
+    // The recording itself when it is there (no `perf script` step), else its text.
+    let data = path.join(RUN_DIR_PERF_DATA);
+    let text = path.join(RUN_DIR_RECORDING);
+    let recording = if data.is_file() { data } else { text };
     if recording.is_file() {
         return Ok(Located {
             recording,
@@ -161,6 +166,9 @@ pub fn parse(
     opts: &LoadOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Profile, LoadSummary)> {
+    if input.is_perf_data() {
+        return parse_perf_data(input, opts, progress);
+    }
     let profile = Profile::build(input.bytes(), opts.build, progress);
     let mut warnings = check(&profile, input.path(), opts)?;
     let d = &profile.diagnostics;
@@ -178,6 +186,29 @@ pub fn parse(
         warnings,
     };
     Ok((profile, summary))
+}
+
+/// Reads a perf.data file ([`crate::ingest::perf_data`]); it has no lines to skip, so
+/// `strict` has nothing to refuse, and a file without samples is an error there.
+fn parse_perf_data(
+    input: &Input,
+    opts: &LoadOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Profile, LoadSummary)> {
+    let loaded = crate::ingest::perf_data::load(input.bytes(), input.path(), opts.build)?;
+    progress(input.bytes().len() as u64);
+    loaded.profile.check_weights(input.path())?;
+    let mut warnings: Vec<LoadWarning> = loaded
+        .warnings
+        .into_iter()
+        .map(LoadWarning::PerfData)
+        .collect();
+    warnings.extend(input.changed().map(LoadWarning::Changed));
+    let summary = LoadSummary {
+        path: input.path().to_path_buf(),
+        warnings,
+    };
+    Ok((loaded.profile, summary))
 }
 
 /// The load policy over a parsed profile: an error for `strict` with a skipped line or
@@ -232,13 +263,17 @@ fn check(profile: &Profile, path: &Path, opts: &LoadOptions) -> Result<Vec<LoadW
 }
 
 impl LoadSummary {
-    /// Takes the [`LoadWarning::Changed`] sentences out, for callers that report them
+    /// Takes the [`LoadWarning::Changed`] and [`LoadWarning::PerfData`] sentences out, for callers that report them
     /// with their own output (analyze puts them in its report).
     pub fn take_changed(&mut self) -> Vec<String> {
         let mut changed = Vec::new();
         self.warnings.retain(|w| match w {
             LoadWarning::Changed(msg) => {
                 changed.push(msg.clone());
+                false
+            }
+            LoadWarning::PerfData(msg) => {
+                changed.push(format!("{}: {msg}", self.path.display()));
                 false
             }
             _ => true,
@@ -252,7 +287,10 @@ impl LoadSummary {
             .iter()
             .map(|w| match w {
                 LoadWarning::Skipped { count, .. } => *count,
-                LoadWarning::Guessed { .. } | LoadWarning::NoSamples | LoadWarning::Changed(_) => 0,
+                LoadWarning::Guessed { .. }
+                | LoadWarning::NoSamples
+                | LoadWarning::Changed(_)
+                | LoadWarning::PerfData(_) => 0,
             })
             .sum()
     }

@@ -254,6 +254,30 @@ impl Profile {
         Ok(())
     }
 
+    /// Builds a profile from samples another reader produced (perf.data), fed in
+    /// order by `feed`. Each sample's `line` must grow from one sample to the next: it
+    /// orders the samples and ties payloads to them. The slices a sample borrows must
+    /// not change while the profile is built (frames are cached by address).
+    pub fn from_samples<'a>(
+        header: Header,
+        opts: BuildOptions,
+        feed: impl FnOnce(&mut dyn FnMut(&Sample<'a>)),
+    ) -> Profile {
+        let mut builder = Builder::new(opts);
+        let mut n = 0;
+        feed(&mut |s| {
+            n += 1;
+            builder.add(s);
+        });
+        let mut profile = builder.profile;
+        profile.header = header;
+        profile.diagnostics.samples = n;
+        profile.diagnostics.lines = n;
+        profile.order_events();
+        profile.order_samples(&[0]);
+        profile
+    }
+
     fn absorb(&mut self, other: Profile) {
         self.weight_overflow |= other.weight_overflow;
         let (_, stacks) = self.interner.absorb(&other.interner);

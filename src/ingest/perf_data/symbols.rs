@@ -1,0 +1,466 @@
+//! Symbol tables as `perf script` builds them: kernel symbols from kallsyms, user
+//! symbols from ELF `.symtab`/`.dynsym`, JIT symbols from `/tmp/perf-PID.map`.
+//!
+//! perf's choices are copied where they change a printed name: which symbol wins when
+//! several start at one address (`choose_best_symbol`), where a symbol without a size
+//! ends (`symbols__fixup_end`), which ELF symbols count (functions and objects in
+//! sections whose name contains `text` or `data`), and how names are demangled (C++
+//! without parameters or return type, Rust without the hash).
+
+use std::path::Path;
+
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind, SymbolScope};
+
+/// How a symbol is bound, in perf's order of preference for aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// `STB_GLOBAL` or an upper-case kallsyms type.
+    Global,
+    /// `STB_WEAK` or `W`/`w`.
+    Weak,
+    /// `STB_LOCAL` or a lower-case type.
+    Local,
+}
+
+/// One symbol: `[start, end)` in the DSO's address space (ELF virtual addresses, or
+/// kernel addresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// First address.
+    pub start: u64,
+    /// One past the last address; equal to `start` until [`SymbolTable::finish`].
+    pub end: u64,
+    /// Demangled name.
+    pub name: Box<str>,
+    /// Binding, for choosing among aliases.
+    pub binding: Binding,
+    /// For kallsyms: the module (`nf_tables`), empty for the kernel itself.
+    pub module: Box<str>,
+}
+
+/// A sorted symbol table with perf's lookup rules.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolTable {
+    syms: Vec<Symbol>,
+}
+
+impl SymbolTable {
+    /// Adds a symbol; call [`SymbolTable::finish`] before looking anything up.
+    pub fn push(&mut self, sym: Symbol) {
+        self.syms.push(sym);
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    /// Whether there are no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    /// Sorts, drops aliases the way perf does, and gives sizeless symbols an end.
+    pub fn finish(&mut self, kallsyms: bool) {
+        // Stable: among aliases perf keeps the earlier one when nothing else decides.
+        self.syms.sort_by_key(|s| s.start);
+        let mut out: Vec<Symbol> = Vec::with_capacity(self.syms.len());
+        for s in self.syms.drain(..) {
+            match out.last_mut() {
+                Some(last) if last.start == s.start => {
+                    if !first_is_better(last, &s) {
+                        *last = s;
+                    }
+                }
+                _ => out.push(s),
+            }
+        }
+        let n = out.len();
+        for i in 0..n {
+            if out[i].end != out[i].start {
+                continue;
+            }
+            out[i].end = if i + 1 < n {
+                let next = &out[i + 1];
+                if kallsyms && out[i].module.is_empty() != next.module.is_empty() {
+                    round_up_page(out[i].end + 4096)
+                } else {
+                    next.start
+                }
+            } else {
+                round_up_page(out[i].start) + 4096
+            };
+        }
+        self.syms = out;
+    }
+
+    /// The symbol containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<&Symbol> {
+        let i = self.syms.partition_point(|s| s.start <= addr);
+        let s = self.syms.get(i.checked_sub(1)?)?;
+        (addr < s.end || (s.end == s.start && addr == s.start)).then_some(s)
+    }
+
+    /// The symbol with this exact name.
+    pub fn by_name(&self, name: &str) -> Option<&Symbol> {
+        self.syms.iter().find(|s| &*s.name == name)
+    }
+
+    /// Moves every symbol by `delta` (a kernel relocated by KASLR since kallsyms was saved).
+    pub fn shift(&mut self, delta: i64) {
+        for s in &mut self.syms {
+            s.start = s.start.wrapping_add_signed(delta);
+            s.end = s.end.wrapping_add_signed(delta);
+        }
+    }
+}
+
+fn round_up_page(a: u64) -> u64 {
+    a.div_ceil(4096).saturating_mul(4096)
+}
+
+/// perf's `choose_best_symbol`: whether `a` beats `b` at the same address.
+fn first_is_better(a: &Symbol, b: &Symbol) -> bool {
+    let (sa, sb) = (a.end - a.start, b.end - b.start);
+    if sb == 0 && sa > 0 {
+        return true;
+    }
+    if sa == 0 && sb > 0 {
+        return false;
+    }
+    let (wa, wb) = (a.binding == Binding::Weak, b.binding == Binding::Weak);
+    if wa != wb {
+        return wb;
+    }
+    let (ga, gb) = (a.binding == Binding::Global, b.binding == Binding::Global);
+    if ga != gb {
+        return ga;
+    }
+    let under = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
+    let (ua, ub) = (under(&a.name), under(&b.name));
+    if ua != ub {
+        return ua < ub;
+    }
+    a.name.len() >= b.name.len()
+}
+
+/// Parses `/proc/kallsyms` text: text, weak, data and bss symbols, modules included.
+pub fn parse_kallsyms(text: &str) -> SymbolTable {
+    let mut table = SymbolTable::default();
+    for line in text.lines() {
+        let mut parts = line.split_ascii_whitespace();
+        let (Some(addr), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(start) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        let Some(kind) = kind.chars().next() else {
+            continue;
+        };
+        if !matches!(kind.to_ascii_uppercase(), 'T' | 'W' | 'D' | 'B') {
+            continue;
+        }
+        let module = parts
+            .next()
+            .map(|m| m.trim_start_matches('[').trim_end_matches(']'))
+            .unwrap_or("");
+        let binding = match kind {
+            'W' | 'w' => Binding::Weak,
+            c if c.is_ascii_uppercase() => Binding::Global,
+            _ => Binding::Local,
+        };
+        table.push(Symbol {
+            start,
+            end: start,
+            name: name.into(),
+            binding,
+            module: module.into(),
+        });
+    }
+    table.finish(true);
+    table
+}
+
+/// Parses a `/tmp/perf-PID.map` (`START SIZE name`, hex, one per line).
+pub fn parse_perf_map(text: &str) -> SymbolTable {
+    let mut table = SymbolTable::default();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(start), Some(size), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+        let (Some(start), Some(size)) = (hex(start), hex(size)) else {
+            continue;
+        };
+        table.push(Symbol {
+            start,
+            end: start.saturating_add(size),
+            name: name.trim_end().into(),
+            binding: Binding::Global,
+            module: "".into(),
+        });
+    }
+    table.finish(false);
+    table
+}
+
+/// What an ELF file gives: its symbols and how file offsets map to addresses.
+#[derive(Debug, Clone, Default)]
+pub struct ElfSymbols {
+    /// Symbols by virtual address.
+    pub table: SymbolTable,
+    /// Loadable segments: (file offset, file size, virtual address).
+    pub segments: Vec<(u64, u64, u64)>,
+    /// Whether the symbols came from a full `.symtab` (not just `.dynsym`).
+    pub has_symtab: bool,
+    /// The GNU build id, when the file has one.
+    pub build_id: Option<Vec<u8>>,
+}
+
+impl ElfSymbols {
+    /// The virtual address of a file offset, through the segment that maps it.
+    pub fn address_of(&self, file_offset: u64) -> u64 {
+        self.segments
+            .iter()
+            .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
+            .map_or(file_offset, |&(off, _, vaddr)| vaddr + (file_offset - off))
+    }
+}
+
+/// Reads an ELF file's build id only (cheap: no symbol parsing).
+pub fn elf_build_id(data: &[u8]) -> Option<Vec<u8>> {
+    let file = object::File::parse(data).ok()?;
+    file.build_id().ok().flatten().map(<[u8]>::to_vec)
+}
+
+/// Reads an ELF file's symbols the way perf does: `.symtab` when present, else
+/// `.dynsym`; functions, objects and GNU ifuncs, and labels in `text`/`data` sections.
+pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
+    let file = object::File::parse(data).map_err(|e| e.to_string())?;
+    let mut out = ElfSymbols {
+        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+        ..ElfSymbols::default()
+    };
+    for seg in file.segments() {
+        let (off, size) = seg.file_range();
+        if size > 0 {
+            out.segments.push((off, size, seg.address()));
+        }
+    }
+    let has_symtab = file.symbols().next().is_some();
+    out.has_symtab = has_symtab;
+    let symbols = if has_symtab {
+        file.symbols()
+    } else {
+        file.dynamic_symbols()
+    };
+    for sym in symbols {
+        if !(matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data) || is_label(&sym))
+            || sym.is_undefined()
+        {
+            continue;
+        }
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
+        // perf keeps functions and objects from any section, labels only from
+        // sections whose name says text or data.
+        let in_text_or_data = || {
+            file.section_by_index(index)
+                .ok()
+                .and_then(|s| {
+                    s.name()
+                        .ok()
+                        .map(|n| n.contains("text") || n.contains("data"))
+                })
+                .unwrap_or(false)
+        };
+        let Ok(raw) = sym.name_bytes() else { continue };
+        if raw.is_empty() || (sym.kind() == SymbolKind::Unknown && !in_text_or_data()) {
+            continue;
+        }
+        let binding = if sym.is_weak() {
+            Binding::Weak
+        } else if sym.scope() == SymbolScope::Dynamic || sym.is_global() {
+            Binding::Global
+        } else {
+            Binding::Local
+        };
+        out.table.push(Symbol {
+            start: sym.address(),
+            end: sym.address().saturating_add(sym.size()),
+            name: demangle(raw).into(),
+            binding,
+            module: "".into(),
+        });
+    }
+    out.table.finish(false);
+    Ok(out)
+}
+
+/// perf's `elf_sym__is_label`: an untyped symbol with default visibility, such as an
+/// assembler entry point (`_dl_start_user`).
+fn is_label<'d, S: ObjectSymbol<'d>>(sym: &S) -> bool {
+    use object::elf::{STT_NOTYPE, STV_DEFAULT};
+    match sym.flags() {
+        object::SymbolFlags::Elf { st_info, st_other } => {
+            st_info.st_type() == STT_NOTYPE
+                && st_other.visibility() == STV_DEFAULT
+                && matches!(sym.section(), object::SymbolSection::Section(_))
+        }
+        _ => false,
+    }
+}
+
+/// Demangles as perf 6.1 prints names: C++ without parameters or return type
+/// (libiberty without `DMGL_PARAMS`), Rust legacy and v0 names without their hash;
+/// anything else unchanged.
+pub fn demangle(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    if let Ok(d) = rustc_demangle::try_demangle(&text) {
+        // `{:#}` leaves out the `::h<hash>` suffix, as perf's Rust demangler does.
+        let s = format!("{d:#}");
+        if text.starts_with("_R") || is_rust_legacy(&text) {
+            return s;
+        }
+    }
+    if text.starts_with("_Z") {
+        let opts = cpp_demangle::DemangleOptions::new()
+            .no_params()
+            .no_return_type();
+        if let Ok(sym) = cpp_demangle::Symbol::new(raw)
+            && let Ok(s) = sym.demangle_with_options(&opts)
+        {
+            return s;
+        }
+    }
+    text.into_owned()
+}
+
+/// A legacy Rust name ends in `17h<16 hex digits>E`.
+fn is_rust_legacy(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 20
+        && s.starts_with("_ZN")
+        && b.ends_with(b"E")
+        && b[b.len() - 20..b.len() - 17] == *b"17h"
+        && b[b.len() - 17..b.len() - 1]
+            .iter()
+            .all(u8::is_ascii_hexdigit)
+}
+
+/// The running kernel's build id, from `/sys/kernel/notes`.
+pub fn running_kernel_build_id() -> Option<Vec<u8>> {
+    let data = std::fs::read("/sys/kernel/notes").ok()?;
+    gnu_build_id_note(&data)
+}
+
+/// Finds the `NT_GNU_BUILD_ID` note in a sequence of ELF notes.
+pub fn gnu_build_id_note(mut data: &[u8]) -> Option<Vec<u8>> {
+    let word = |d: &[u8], at: usize| -> Option<usize> {
+        Some(u32::from_ne_bytes(d.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    while data.len() >= 12 {
+        let (namesz, descsz, kind) = (word(data, 0)?, word(data, 4)?, word(data, 8)?);
+        let name_end = 12 + namesz.div_ceil(4) * 4;
+        let desc_end = name_end.checked_add(descsz.div_ceil(4) * 4)?;
+        let name = data.get(12..12 + namesz)?;
+        if kind == 3 && name.starts_with(b"GNU") {
+            return data.get(name_end..name_end + descsz).map(<[u8]>::to_vec);
+        }
+        data = data.get(desc_end..)?;
+    }
+    None
+}
+
+/// Lower-case hex of a build id.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// perf's build-id cache entry for an ELF file: `~/.debug/.build-id/ab/cdef…/elf`.
+pub fn build_id_cache_path(home: &Path, build_id: &[u8]) -> Option<std::path::PathBuf> {
+    let h = hex(build_id);
+    if h.len() < 3 {
+        return None;
+    }
+    Some(
+        home.join(".debug/.build-id")
+            .join(&h[..2])
+            .join(&h[2..])
+            .join("elf"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kallsyms_aliases_ends_and_modules() {
+        let t = parse_kallsyms(
+            "ffffffff81000000 T _stext\n\
+             ffffffff81000000 T startup_64\n\
+             ffffffff81000100 t helper\n\
+             ffffffff81000100 W __helper\n\
+             ffffffff81000200 r not_text\n\
+             ffffffff81000300 T last_kernel\n\
+             ffffffffc0000000 t mod_fn\t[nf_tables]\n",
+        );
+        // Equal binding and underscores: the longer name wins.
+        assert_eq!(&*t.find(0xffffffff81000010).unwrap().name, "startup_64");
+        // A weak symbol loses to a local one.
+        assert_eq!(&*t.find(0xffffffff81000150).unwrap().name, "helper");
+        // `r` is skipped, so `helper` runs up to `last_kernel`.
+        assert_eq!(t.find(0xffffffff81000250).unwrap().end, 0xffffffff81000300);
+        // The last kernel symbol before the modules ends at a page boundary.
+        assert_eq!(t.find(0xffffffff81001500).map(|s| &*s.name), None);
+        assert_eq!(&*t.find(0xffffffff81000fff).unwrap().name, "last_kernel");
+        assert_eq!(&*t.find(0xffffffffc0000010).unwrap().module, "nf_tables");
+    }
+
+    #[test]
+    fn demangling_matches_perf() {
+        assert_eq!(
+            demangle(b"_ZN7fixture3mixImEET_S1_i"),
+            "fixture::mix<unsigned long>"
+        );
+        assert_eq!(
+            demangle(b"_ZN12_GLOBAL__N_16Worker3runEv"),
+            "(anonymous namespace)::Worker::run"
+        );
+        assert_eq!(
+            demangle(b"_ZN3std2rt10lang_start17h0123456789abcdefE"),
+            "std::rt::lang_start"
+        );
+        assert_eq!(
+            demangle(b"clock_gettime@@GLIBC_2.17"),
+            "clock_gettime@@GLIBC_2.17"
+        );
+        assert_eq!(demangle(b"main"), "main");
+    }
+
+    #[test]
+    fn perf_map_lines() {
+        let t = parse_perf_map("7f0000001000 20 Lfoo;::bar\nbad line\n7f0000002000 10 baz\n");
+        assert_eq!(&*t.find(0x7f0000001010).unwrap().name, "Lfoo;::bar");
+        assert!(t.find(0x7f0000001030).is_none());
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn build_id_note() {
+        let mut note = Vec::new();
+        note.extend_from_slice(&4u32.to_ne_bytes());
+        note.extend_from_slice(&3u32.to_ne_bytes());
+        note.extend_from_slice(&3u32.to_ne_bytes());
+        note.extend_from_slice(b"GNU\0");
+        note.extend_from_slice(&[0xab, 0xcd, 0xef, 0]);
+        assert_eq!(gnu_build_id_note(&note), Some(vec![0xab, 0xcd, 0xef]));
+        assert_eq!(gnu_build_id_note(&note[..10]), None);
+    }
+}
