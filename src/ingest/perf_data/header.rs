@@ -107,7 +107,8 @@ pub fn header(file: &PerfFile, attrs: &[RawAttr]) -> Header {
             .map(|a| EventDesc {
                 name: a.name.clone(),
                 event_type: Some(event_type(a.type_)),
-                config: Some(a.config),
+                // perf prints no `config` when it is 0; the text path then has none.
+                config: (a.config != 0).then_some(a.config),
                 sample_freq: a.freq.then_some(a.period_or_freq),
                 sample_period: (!a.freq).then_some(a.period_or_freq),
             })

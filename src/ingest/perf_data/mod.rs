@@ -21,7 +21,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId, SampleRecord};
-use linux_perf_data::{DsoKey, PerfFileReader, PerfFileRecord, UserRecordType};
+use linux_perf_data::{DsoKey, PerfFileReader, PerfFileRecord};
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
@@ -342,7 +342,7 @@ struct State {
 const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
 const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
 const PERF_CONTEXT_USER: u64 = -512i64 as u64;
-const PERF_CONTEXT_GUEST_KERNEL: u64 = -2176i64 as u64;
+const PERF_CONTEXT_HV: u64 = -32i64 as u64;
 const KERNEL_START: u64 = 0xffff_8000_0000_0000;
 
 impl State {
@@ -353,26 +353,10 @@ impl State {
                 Err(_) => self.stats.bad_records += 1,
             },
             PerfFileRecord::UserRecord(u) => {
-                let known = [
-                    UserRecordType::PERF_HEADER_ATTR,
-                    UserRecordType::PERF_HEADER_EVENT_TYPE,
-                    UserRecordType::PERF_HEADER_TRACING_DATA,
-                    UserRecordType::PERF_HEADER_BUILD_ID,
-                    UserRecordType::PERF_FINISHED_ROUND,
-                    UserRecordType::PERF_ID_INDEX,
-                    UserRecordType::PERF_THREAD_MAP,
-                    UserRecordType::PERF_CPU_MAP,
-                    UserRecordType::PERF_EVENT_UPDATE,
-                    UserRecordType::PERF_TIME_CONV,
-                    UserRecordType::PERF_HEADER_FEATURE,
-                    UserRecordType::PERF_STAT_CONFIG,
-                    UserRecordType::PERF_STAT,
-                    UserRecordType::PERF_STAT_ROUND,
-                    UserRecordType::PERF_AUXTRACE_INFO,
-                    UserRecordType::PERF_AUXTRACE,
-                    UserRecordType::PERF_AUXTRACE_ERROR,
-                ];
-                if !known.contains(&u.record_type) {
+                // perf's own record types run from HEADER_ATTR (64) to COMPRESSED2 (83):
+                // attributes, build ids, rounds, maps, stats, time conversion, none of
+                // which the profile needs.
+                if !(64..=83).contains(&u.record_type.record_type().0) {
                     self.stats.unknown_records += 1;
                 }
             }
@@ -510,9 +494,14 @@ impl State {
             let Some(ip) = chain.get(i) else { break };
             if ip >= PERF_CONTEXT_MAX {
                 mode = match ip {
-                    PERF_CONTEXT_KERNEL | PERF_CONTEXT_GUEST_KERNEL => Some(true),
-                    PERF_CONTEXT_USER => Some(false),
-                    _ => None,
+                    PERF_CONTEXT_KERNEL => Some(true),
+                    PERF_CONTEXT_USER | PERF_CONTEXT_HV => Some(false),
+                    // perf script takes any other marker (-1 in a corrupted chain,
+                    // guest contexts) as a broken callchain and prints no frames.
+                    _ => {
+                        self.scratch.clear();
+                        return;
+                    }
                 };
                 continue;
             }

@@ -488,8 +488,12 @@ fn load_dso(
         .map(<[u8]>::to_vec)
         .or_else(|| runtime.as_ref().and_then(|r| r.build_id.clone()));
     if let Some(mut debug) = debug_symbols(&path_str, build_id.as_deref(), sources) {
-        if let Some(r) = &runtime {
-            debug.segments = r.segments.clone();
+        // Layout and PLT come from the file that was mapped; a debug file has neither.
+        if let Some(r) = runtime {
+            debug.segments = r.segments;
+            for sym in r.plt {
+                debug.table.insert_sized(sym);
+            }
         }
         return Ok(Loaded::Elf(debug));
     }
@@ -568,8 +572,8 @@ fn debug_symbols(
             );
         }
     }
-    if path.starts_with('/') {
-        candidates.push(sources.debug_root.join(format!("{}.debug", &path[1..])));
+    if let Some(rel) = path.strip_prefix('/') {
+        candidates.push(sources.debug_root.join(format!("{rel}.debug")));
     }
     candidates.into_iter().find_map(|c| {
         let data = std::fs::read(&c).ok()?;

@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind, SymbolScope};
+use object::{
+    Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind, SymbolScope,
+};
 
 /// How a symbol is bound, in perf's order of preference for aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +62,29 @@ impl SymbolTable {
         self.syms.is_empty()
     }
 
-    /// Sorts, drops aliases the way perf does, and gives sizeless symbols an end.
+    /// Sorts, gives sizeless symbols an end, then drops aliases, in perf's order: as
+    /// the end fixup runs first, of several sizeless aliases only the last one gets a
+    /// size, and so wins (`__x64_sys_getppid` over `__ia32_sys_getppid`).
     pub fn finish(&mut self, kallsyms: bool) {
-        // Stable: among aliases perf keeps the earlier one when nothing else decides.
+        // Stable: aliases stay in file order, as perf's tree keeps them.
         self.syms.sort_by_key(|s| s.start);
-        let mut out: Vec<Symbol> = Vec::with_capacity(self.syms.len());
+        let n = self.syms.len();
+        for i in 0..n {
+            if self.syms[i].end != self.syms[i].start {
+                continue;
+            }
+            self.syms[i].end = if i + 1 < n {
+                let next = &self.syms[i + 1];
+                if kallsyms && self.syms[i].module.is_empty() != next.module.is_empty() {
+                    round_up_page(self.syms[i].end + 4096)
+                } else {
+                    next.start
+                }
+            } else {
+                round_up_page(self.syms[i].start) + 4096
+            };
+        }
+        let mut out: Vec<Symbol> = Vec::with_capacity(n);
         for s in self.syms.drain(..) {
             match out.last_mut() {
                 Some(last) if last.start == s.start => {
@@ -75,23 +95,13 @@ impl SymbolTable {
                 _ => out.push(s),
             }
         }
-        let n = out.len();
-        for i in 0..n {
-            if out[i].end != out[i].start {
-                continue;
-            }
-            out[i].end = if i + 1 < n {
-                let next = &out[i + 1];
-                if kallsyms && out[i].module.is_empty() != next.module.is_empty() {
-                    round_up_page(out[i].end + 4096)
-                } else {
-                    next.start
-                }
-            } else {
-                round_up_page(out[i].start) + 4096
-            };
-        }
         self.syms = out;
+    }
+
+    /// Adds a symbol with a size after [`SymbolTable::finish`], keeping the order.
+    pub fn insert_sized(&mut self, sym: Symbol) {
+        let at = self.syms.partition_point(|s| s.start <= sym.start);
+        self.syms.insert(at, sym);
     }
 
     /// The symbol containing `addr`.
@@ -217,6 +227,8 @@ pub struct ElfSymbols {
     pub segments: Vec<(u64, u64, u64)>,
     /// Whether the symbols came from a full `.symtab` (not just `.dynsym`).
     pub has_symtab: bool,
+    /// The `name@plt` symbols perf makes up for the PLT (also in `table`).
+    pub plt: Vec<Symbol>,
     /// The GNU build id, when the file has one.
     pub build_id: Option<Vec<u8>>,
 }
@@ -299,7 +311,57 @@ pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
         });
     }
     out.table.finish(false);
+    out.plt = plt_symbols(&file);
+    for sym in &out.plt {
+        out.table.insert_sized(sym.clone());
+    }
     Ok(out)
+}
+
+/// perf's `dso__synthesize_plt_symbols` for x86-64: one `name@plt` symbol per
+/// `.rela.plt` entry, 16 bytes each after the 16-byte `.plt` header (`@plt` alone for
+/// relocations without a symbol, such as IFUNC ones).
+fn plt_symbols(file: &object::File<'_>) -> Vec<Symbol> {
+    const ENTRY: u64 = 16;
+    const RELA_SIZE: usize = 24;
+    if file.architecture() != object::Architecture::X86_64 {
+        return Vec::new();
+    }
+    let (Some(plt), Some(rela)) = (
+        file.section_by_name(".plt"),
+        file.section_by_name(".rela.plt"),
+    ) else {
+        return Vec::new();
+    };
+    let Ok(relocs) = rela.data() else {
+        return Vec::new();
+    };
+    let dynsym = file.dynamic_symbol_table();
+    let mut out = Vec::new();
+    // perf 6.1 places them by the section's file offset, not its address; in the
+    // usual layout the two are equal, and where they are not perf misses them too.
+    let mut addr = plt.file_range().map_or(plt.address(), |(off, _)| off) + ENTRY;
+    for r in relocs.chunks_exact(RELA_SIZE) {
+        let info = u64::from_le_bytes(r[8..16].try_into().unwrap_or_default());
+        let index = (info >> 32) as usize;
+        let name = match (&dynsym, index) {
+            (_, 0) | (None, _) => String::new(),
+            (Some(t), i) => t
+                .symbol_by_index(object::SymbolIndex(i))
+                .ok()
+                .and_then(|s| s.name_bytes().ok().map(demangle))
+                .unwrap_or_default(),
+        };
+        out.push(Symbol {
+            start: addr,
+            end: addr + ENTRY,
+            name: format!("{name}@plt").into(),
+            binding: Binding::Global,
+            module: "".into(),
+        });
+        addr += ENTRY;
+    }
+    out
 }
 
 /// perf's `elf_sym__is_label`: an untyped symbol with default visibility, such as an
@@ -321,12 +383,11 @@ fn is_label<'d, S: ObjectSymbol<'d>>(sym: &S) -> bool {
 /// anything else unchanged.
 pub fn demangle(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    if let Ok(d) = rustc_demangle::try_demangle(&text) {
+    if let Some(rust) = rust_core(&text)
+        && let Ok(d) = rustc_demangle::try_demangle(rust)
+    {
         // `{:#}` leaves out the `::h<hash>` suffix, as perf's Rust demangler does.
-        let s = format!("{d:#}");
-        if text.starts_with("_R") || is_rust_legacy(&text) {
-            return s;
-        }
+        return format!("{d:#}");
     }
     if text.starts_with("_Z") {
         let opts = cpp_demangle::DemangleOptions::new()
@@ -335,22 +396,71 @@ pub fn demangle(raw: &[u8]) -> String {
         if let Ok(sym) = cpp_demangle::Symbol::new(raw)
             && let Ok(s) = sym.demangle_with_options(&opts)
         {
-            return s;
+            return libiberty_literals(&s).replace(", >", ">");
         }
     }
     text.into_owned()
 }
 
-/// A legacy Rust name ends in `17h<16 hex digits>E`.
-fn is_rust_legacy(s: &str) -> bool {
+/// The mangled part of a Rust symbol, without compiler suffixes (`.cold`,
+/// `.llvm.123`), which libiberty's Rust demangler drops: `None` for other symbols.
+fn rust_core(s: &str) -> Option<&str> {
+    if s.starts_with("_R") {
+        return Some(s.split('.').next().unwrap_or(s));
+    }
+    // Legacy: `_ZN…17h<16 hex digits>E`, perhaps followed by a suffix.
     let b = s.as_bytes();
-    b.len() > 20
-        && s.starts_with("_ZN")
-        && b.ends_with(b"E")
-        && b[b.len() - 20..b.len() - 17] == *b"17h"
-        && b[b.len() - 17..b.len() - 1]
-            .iter()
-            .all(u8::is_ascii_hexdigit)
+    let end = (20..=b.len()).rev().find(|&e| {
+        b[e - 1] == b'E'
+            && b[e - 20..e - 17] == *b"17h"
+            && b[e - 17..e - 1].iter().all(u8::is_ascii_hexdigit)
+            && (e == b.len() || b[e] == b'.')
+    })?;
+    s.starts_with("_ZN").then(|| &s[..end])
+}
+
+/// Rewrites template literals the way libiberty prints them: `(unsigned int)2` → `2u`,
+/// `(long)-1` → `-1l`, `(bool)1` → `true` (cpp_demangle writes them as casts).
+fn libiberty_literals(s: &str) -> String {
+    const SUFFIXES: [(&str, &str); 5] = [
+        ("(unsigned long long)", "ull"),
+        ("(unsigned long)", "ul"),
+        ("(unsigned int)", "u"),
+        ("(long long)", "ll"),
+        ("(long)", "l"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    'scan: while let Some(i) = rest.find('(') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let number_len = |t: &str| {
+            let neg = usize::from(t.starts_with('-'));
+            let digits = t[neg..].bytes().take_while(u8::is_ascii_digit).count();
+            (digits > 0).then_some(neg + digits)
+        };
+        for (cast, suffix) in SUFFIXES {
+            if let Some(after) = tail.strip_prefix(cast)
+                && let Some(n) = number_len(after)
+            {
+                out.push_str(&after[..n]);
+                out.push_str(suffix);
+                rest = &after[n..];
+                continue 'scan;
+            }
+        }
+        if let Some(after) = tail.strip_prefix("(bool)")
+            && let Some(n) = number_len(after)
+        {
+            out.push_str(if &after[..n] == "0" { "false" } else { "true" });
+            rest = &after[n..];
+            continue 'scan;
+        }
+        out.push('(');
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The running kernel's build id, from `/sys/kernel/notes`.
@@ -411,15 +521,14 @@ mod tests {
              ffffffff81000300 T last_kernel\n\
              ffffffffc0000000 t mod_fn\t[nf_tables]\n",
         );
-        // Equal binding and underscores: the longer name wins.
+        // Of sizeless aliases the last one gets the size, and so wins.
         assert_eq!(&*t.find(0xffffffff81000010).unwrap().name, "startup_64");
-        // A weak symbol loses to a local one.
-        assert_eq!(&*t.find(0xffffffff81000150).unwrap().name, "helper");
+        assert_eq!(&*t.find(0xffffffff81000150).unwrap().name, "__helper");
         // `r` is skipped, so `helper` runs up to `last_kernel`.
         assert_eq!(t.find(0xffffffff81000250).unwrap().end, 0xffffffff81000300);
         // The last kernel symbol before the modules ends at a page boundary.
-        assert_eq!(t.find(0xffffffff81001500).map(|s| &*s.name), None);
-        assert_eq!(&*t.find(0xffffffff81000fff).unwrap().name, "last_kernel");
+        assert_eq!(t.find(0xffffffff81002500).map(|s| &*s.name), None);
+        assert_eq!(&*t.find(0xffffffff81001fff).unwrap().name, "last_kernel");
         assert_eq!(&*t.find(0xffffffffc0000010).unwrap().module, "nf_tables");
     }
 
@@ -442,6 +551,18 @@ mod tests {
             "clock_gettime@@GLIBC_2.17"
         );
         assert_eq!(demangle(b"main"), "main");
+        assert_eq!(
+            demangle(b"_ZN3std2rt10lang_start17h0123456789abcdefE.llvm.42"),
+            "std::rt::lang_start"
+        );
+        // Template literals as libiberty prints them, not as casts.
+        assert_eq!(demangle(b"_ZN2wi3fooILj1EEEvv"), "wi::foo<1u>");
+        assert_eq!(
+            libiberty_literals(
+                "f<(long)-1, (bool)0, (unsigned long long)7, (anonymous namespace)::X>"
+            ),
+            "f<-1l, false, 7ull, (anonymous namespace)::X>"
+        );
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn parse_format(system: &str, text: &str) -> Option<(u64, EventFormat)> {
     Some((id?, fmt))
 }
 
-/// `field:unsigned long pgtables;	offset:56;	size:8;	signed:0;`
+/// `field:unsigned long pgtables; offset:56; size:8; signed:0;` (tab-separated)
 fn parse_field(line: &str) -> Option<Field> {
     let mut decl = "";
     let (mut offset, mut size, mut signed) = (None, None, false);
