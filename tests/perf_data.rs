@@ -270,3 +270,177 @@ fn perf_data_folds_like_perf_script() {
         );
     }
 }
+
+// The rest needs no perf: fixtures/perf-data/pd.data is a small recording of the same
+// program (`perf record -k mono -g -F 499 -e cpu-clock -e sched:sched_process_exit -- pd 60 2`).
+
+fn fixture() -> (Vec<u8>, PathBuf) {
+    let path = common::fixture("perf-data/pd.data");
+    (std::fs::read(&path).unwrap(), path)
+}
+
+fn keep() -> BuildOptions {
+    BuildOptions {
+        keep_samples: true,
+        threads: 1,
+        ..BuildOptions::default()
+    }
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn fixture_has_samples_threads_payloads_and_header() {
+    let (bytes, path) = fixture();
+    let loaded = perf_data::load(&bytes, &path, keep()).unwrap();
+    let p = &loaded.profile;
+    let cpu = p.event_id("cpu-clock").expect("cpu-clock");
+    let exit = p.event_id("sched:sched_process_exit").expect("exit");
+    assert_eq!(p.events[cpu.0 as usize].samples, 31);
+    assert_eq!(p.events[exit.0 as usize].samples, 3);
+    // Every cpu-clock sample weighs its period, 1/499 s in ns, give or take.
+    assert!(
+        p.samples
+            .iter()
+            .filter(|r| r.event == cpu)
+            .all(|r| (1_000_000..4_100_000).contains(&r.weight))
+    );
+    // Payloads decoded with the file's tracepoint format, one per thread exit, with
+    // the comms the threads gave themselves.
+    let mut payloads: Vec<&str> = p.markers.iter().map(|m| m.payload.as_str()).collect();
+    payloads.sort();
+    assert_eq!(payloads.len(), 3);
+    assert!(
+        payloads[0].starts_with("comm=pd alloc pid="),
+        "{payloads:?}"
+    );
+    assert!(payloads[1].starts_with("comm=pd pid="), "{payloads:?}");
+    assert!(payloads[2].starts_with("comm=pd-spin pid="), "{payloads:?}");
+    let comms: Vec<String> = p
+        .threads
+        .iter()
+        .map(|t| String::from_utf8_lossy(&t.comm).into_owned())
+        .collect();
+    assert!(comms.iter().any(|c| c == "pd-spin"), "{comms:?}");
+    // Header facts, as `perf script --header` prints them.
+    let h = &p.header;
+    assert!(h.cmdline.as_deref().unwrap().contains("perf record"));
+    assert_eq!(h.clockid.as_deref(), Some("monotonic (1)"));
+    assert_eq!(
+        h.perf_version.as_deref().map(|v| v.starts_with('6')),
+        Some(true)
+    );
+    assert_eq!(h.nrcpus_online.is_some(), true);
+    let ev = h.event("cpu-clock").unwrap();
+    assert_eq!((ev.sample_freq, ev.config), (Some(499), None));
+    assert_eq!(ev.clock(), faultline::ingest::script::SampleClock::Hrtimer);
+    assert!(
+        h.pmu_mappings
+            .iter()
+            .any(|(n, t)| n == "tracepoint" && *t == 2)
+    );
+    // Kernel frames, by the recording's own kallsyms or perf's cache of it.
+    let kernel = (0..p.interner.frame_count() as u32)
+        .map(|i| p.interner.frame_name(faultline::ingest::intern::FrameId(i)))
+        .any(|(name, _)| name == b"do_exit");
+    assert!(kernel || loaded.warnings.iter().any(|w| w.contains("kernel frames")));
+}
+
+#[test]
+fn truncated_files_give_partial_results_never_a_panic() {
+    let (bytes, path) = fixture();
+    let full = perf_data::load(&bytes, &path, keep())
+        .unwrap()
+        .stats
+        .samples;
+    let data_end = (u64_at(&bytes, 40) + u64_at(&bytes, 48)) as usize;
+    let mut partial = 0;
+    for cut in (0..bytes.len())
+        .step_by(397)
+        .chain([data_end - 1, data_end + 3])
+    {
+        match perf_data::load(&bytes[..cut], &path, keep()) {
+            Ok(l) => {
+                assert!(l.stats.samples <= full);
+                if l.stats.samples < full {
+                    partial += 1;
+                    assert!(
+                        l.warnings
+                            .iter()
+                            .any(|w| w.contains("shorter than its header")
+                                || w.contains("stopped reading")),
+                        "cut at {cut}: {:?}",
+                        l.warnings
+                    );
+                }
+            }
+            Err(e) => assert!(e.to_string().contains("pd.data"), "cut at {cut}: {e}"),
+        }
+    }
+    assert!(partial > 0, "no cut gave a partial result");
+}
+
+#[test]
+fn a_killed_recording_is_read_as_far_as_it_goes() {
+    let (mut bytes, path) = fixture();
+    let (offset, size) = (u64_at(&bytes, 40) as usize, u64_at(&bytes, 48) as usize);
+    // What perf leaves when killed: data size 0 in the header, no feature sections.
+    bytes.truncate(offset + size * 2 / 3);
+    bytes[48..56].fill(0);
+    let l = perf_data::load(&bytes, &path, keep()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(l.stats.samples > 0 && l.stats.samples < 34, "{:?}", l.stats);
+    assert!(
+        l.warnings.iter().any(|w| w.contains("not finished")),
+        "{:?}",
+        l.warnings
+    );
+    // Without the event names section, events are named from their attributes.
+    assert!(l.profile.event_id("cpu-clock").is_some());
+}
+
+#[test]
+fn unknown_record_types_are_counted_and_skipped() {
+    let (mut bytes, path) = fixture();
+    let offset = u64_at(&bytes, 40) as usize;
+    // The first record is perf's own (an id index); give it a type nobody knows.
+    bytes[offset..offset + 4].copy_from_slice(&99u32.to_le_bytes());
+    let l = perf_data::load(&bytes, &path, keep()).unwrap();
+    assert!(l.stats.unknown_records >= 1, "{:?}", l.stats);
+    assert!(l.warnings.iter().any(|w| w.contains("does not know")));
+    assert_eq!(l.stats.samples, 34);
+}
+
+#[test]
+fn collapse_and_flamegraph_take_perf_data() {
+    let (_, path) = fixture();
+    let out = common::faultline(&["collapse", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total: u64 = text
+        .lines()
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum();
+    assert!(total > 31 * 1_000_000, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("pd")), "{text}");
+    let svg = std::env::temp_dir().join(format!("faultline-pd-{}.svg", std::process::id()));
+    let out = common::faultline(&[
+        "flamegraph",
+        path.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = std::fs::read_to_string(&svg).unwrap();
+    let _ = std::fs::remove_file(&svg);
+    assert!(body.contains("<svg") && body.contains("cpu-clock"));
+}

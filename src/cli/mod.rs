@@ -53,9 +53,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fold `perf script` output into `comm;frame;…;leaf count` lines (inferno-compatible).
+    /// Fold a perf.data file or `perf script` output into `comm;frame;…;leaf count` lines
+    /// (inferno-compatible).
     Collapse(CollapseArgs),
-    /// Render a flame graph SVG from `perf script` output or folded stacks.
+    /// Render a flame graph SVG from a perf.data file, `perf script` output or folded stacks.
     Flamegraph(FlamegraphArgs),
     /// Where the time went: IRQ-sticky correction, fault versus exit phases, /proc
     /// evidence; a terminal report, and files with -o.
@@ -89,7 +90,8 @@ enum Command {
 
 #[derive(Args)]
 struct AnalyzeArgs {
-    /// A run directory from `faultline record`, or a `perf script --header` file.
+    /// A run directory from `faultline record` (its perf.data, else perf.script), a
+    /// perf.data file or a `perf script --header` file.
     input: PathBuf,
     /// Write flamegraph.svg, flamegraph.corrected.svg, flamegraph.phases.svg,
     /// report.json, report.md and index.html here. A non-empty directory that holds no
@@ -225,8 +227,8 @@ struct CalibrateArgs {
 
 #[derive(Args)]
 struct InputArgs {
-    /// `perf script --header` output, or a run directory from `faultline record` (its
-    /// perf.script is read); omit or `-` for standard input.
+    /// A perf.data file, `perf script --header` output, or a run directory from
+    /// `faultline record` (its perf.data, else perf.script); omit or `-` for standard input.
     input: Option<PathBuf>,
     /// Fail on the first line that cannot be used, naming file and line.
     #[arg(long)]

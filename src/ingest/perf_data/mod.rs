@@ -93,17 +93,17 @@ pub fn load_with(
     let pipe = header_size == 16;
     let mut warnings = Vec::new();
     let patched;
-    let bytes: &[u8] = if !pipe && read_u64(data, 48) == Some(0) && data.len() > 104 {
-        // perf writes the data size when it stops: a recording killed mid-way has 0.
-        patched = patch_truncated(data);
-        warnings.push(
-            "the recording was not finished (perf was killed?): reading the records that were written; \
-             event names, build ids and tracepoint formats are missing"
-                .to_string(),
-        );
-        &patched
-    } else {
-        data
+    let bytes: &[u8] = match (!pipe).then(|| complete_part(data)).flatten() {
+        Some((fixed, why)) => {
+            warnings.push(format!(
+                "{why}: reading the {} complete records; event names, build ids and \
+                 tracepoint formats may be missing",
+                fixed.records
+            ));
+            patched = fixed.bytes;
+            &patched
+        }
+        None => data,
     };
     // The reader is defensive, but a recording is untrusted input: a panic in it must
     // not take the whole command down.
@@ -186,15 +186,44 @@ fn read_u64(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// A copy of an unfinished file's bytes whose header claims every byte after the data
-/// offset as data and no feature sections.
-fn patch_truncated(data: &[u8]) -> Vec<u8> {
-    let mut v = data.to_vec();
-    let offset = read_u64(data, 40).unwrap_or(0);
-    let size = (data.len() as u64).saturating_sub(offset);
-    v[48..56].copy_from_slice(&size.to_le_bytes());
-    v[72..104].fill(0);
-    v
+/// The readable part of a file that does not end where its header says.
+struct Repaired {
+    bytes: Vec<u8>,
+    records: u64,
+}
+
+/// For a recording that was killed (data size 0 in the header) or cut short (shorter
+/// than its header says): a copy whose header claims the complete records after the
+/// data offset, and no feature sections (they are missing or cut). `None` for an
+/// intact file.
+fn complete_part(data: &[u8]) -> Option<(Repaired, &'static str)> {
+    const HEADER: usize = 104;
+    let offset = usize::try_from(read_u64(data, 40)?).ok()?;
+    let size = usize::try_from(read_u64(data, 48)?).ok()?;
+    let why = if size == 0 {
+        "the recording was not finished (perf was killed?)"
+    } else if offset.saturating_add(size) > data.len() {
+        "the file is shorter than its header says (cut short?)"
+    } else {
+        return None;
+    };
+    if data.len() < HEADER || offset < HEADER || offset > data.len() {
+        return None;
+    }
+    // Walk the record headers (u32 type, u16 misc, u16 size) to the last whole record.
+    let (mut end, mut records) = (offset, 0u64);
+    while let Some(h) = data.get(end..end + 8) {
+        let len = usize::from(u16::from_le_bytes([h[6], h[7]]));
+        if len < 8 || end + len > data.len() {
+            break;
+        }
+        end += len;
+        records += 1;
+    }
+    let mut bytes = data[..end].to_vec();
+    bytes[48..56].copy_from_slice(&((end - offset) as u64).to_le_bytes());
+    bytes[72..HEADER].fill(0);
+    Some((Repaired { bytes, records }, why))
 }
 
 /// A sample waiting for the strings to be final.
