@@ -332,7 +332,7 @@ fn fixture_has_samples_threads_payloads_and_header() {
         h.perf_version.as_deref().map(|v| v.starts_with('6')),
         Some(true)
     );
-    assert_eq!(h.nrcpus_online.is_some(), true);
+    assert!(h.nrcpus_online.is_some());
     let ev = h.event("cpu-clock").unwrap();
     assert_eq!((ev.sample_freq, ev.config), (Some(499), None));
     assert_eq!(ev.clock(), faultline::ingest::script::SampleClock::Hrtimer);

@@ -108,6 +108,8 @@ pub struct Resolver {
     /// Each distinct frame once; samples refer to them by index.
     pub frames: Vec<FrameText>,
     frame_ids: FxHashMap<(u32, u64), u32>,
+    /// (DSO, symbol start) → its printed name.
+    symbol_names: FxHashMap<(u32, u64), StrId>,
     maps: FxHashMap<i32, BTreeMap<u64, Mapping>>,
     dsos: Vec<Dso>,
     dso_ids: FxHashMap<Vec<u8>, u32>,
@@ -145,6 +147,7 @@ impl Resolver {
             strings,
             frames: Vec::new(),
             frame_ids: FxHashMap::default(),
+            symbol_names: FxHashMap::default(),
             maps: FxHashMap::default(),
             dsos: Vec::new(),
             dso_ids: FxHashMap::default(),
@@ -264,26 +267,33 @@ impl Resolver {
         let (addr, sym) = match &dso.loaded {
             Loaded::Elf(e) => {
                 let vaddr = e.address_of(file_off);
-                (
-                    file_off,
-                    e.table
-                        .find(vaddr)
-                        .map(|s| (s.name.clone(), vaddr - s.start)),
-                )
+                (file_off, e.table.find(vaddr).map(|s| (s, vaddr - s.start)))
             }
-            Loaded::Absolute(t) => (ip, t.find(ip).map(|s| (s.name.clone(), ip - s.start))),
+            Loaded::Absolute(t) => (ip, t.find(ip).map(|s| (s, ip - s.start))),
             _ => (file_off, None),
         };
         let name = dso.name;
+        // Demangled once per symbol, however many addresses in it are hit.
+        let sym = sym.map(|(s, off)| {
+            let id = match self.symbol_names.get(&(m.dso, s.start)) {
+                Some(&id) => id,
+                None => {
+                    let id = self.strings.id(s.display_name().as_bytes());
+                    self.symbol_names.insert((m.dso, s.start), id);
+                    id
+                }
+            };
+            (id, off)
+        });
         let key_addr = if matches!(dso.loaded, Loaded::Absolute(_)) {
             ip
         } else {
             file_off
         };
         let frame = match sym {
-            Some((s, off)) => FrameText {
+            Some((symbol, off)) => FrameText {
                 addr,
-                symbol: self.strings.id(s.as_bytes()),
+                symbol,
                 offset: Some(off),
                 dso: name,
             },
@@ -308,7 +318,8 @@ impl Resolver {
         let frame = match &self.kernel {
             Kernel::Table(t) => match t.find(ip) {
                 Some(s) => {
-                    let (name, module, off) = (s.name.clone(), s.module.clone(), ip - s.start);
+                    let (name, module, off) =
+                        (s.name.to_string(), s.module.to_string(), ip - s.start);
                     let dso = if module.is_empty() {
                         self.kernel_dso
                     } else {
@@ -491,9 +502,7 @@ fn load_dso(
         // Layout and PLT come from the file that was mapped; a debug file has neither.
         if let Some(r) = runtime {
             debug.segments = r.segments;
-            for sym in r.plt {
-                debug.table.insert_sized(sym);
-            }
+            debug.table.insert_sized(&r.plt);
         }
         return Ok(Loaded::Elf(debug));
     }
@@ -510,7 +519,7 @@ fn runtime_image(
 ) -> Option<ElfSymbols> {
     if path.starts_with('/') {
         let p = Path::new(path.trim_end_matches(" (deleted)"));
-        match std::fs::read(p) {
+        match map_file(p) {
             Ok(data) => match (build_id, symbols::elf_build_id(&data).as_deref()) {
                 (Some(want), Some(got)) if want != got => {
                     why.push("changed since the recording (build id differs)".into())
@@ -526,7 +535,7 @@ fn runtime_image(
     if let (Some(home), Some(id)) = (&sources.home, build_id)
         && let Some(cached) = symbols::build_id_cache_path(home, id)
     {
-        match std::fs::read(&cached)
+        match map_file(&cached)
             .map_err(|e| e.to_string())
             .and_then(|d| symbols::read_elf(&d))
         {
@@ -576,7 +585,7 @@ fn debug_symbols(
         candidates.push(sources.debug_root.join(format!("{rel}.debug")));
     }
     candidates.into_iter().find_map(|c| {
-        let data = std::fs::read(&c).ok()?;
+        let data = map_file(&c).ok()?;
         if build_id.is_some() && symbols::elf_build_id(&data).as_deref() != build_id {
             return None;
         }
@@ -584,6 +593,17 @@ fn debug_symbols(
             .ok()
             .filter(|e| e.has_symtab && !e.table.is_empty())
     })
+}
+
+/// Maps a symbol file read-only: large libraries are hundreds of MiB, of which the
+/// symbol tables are a small part.
+fn map_file(path: &Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: a read-only private map. Truncating the file while it is mapped would
+    // make reads past the new end fault; binaries and libraries are replaced by new
+    // files (linkers and package managers write a new file and rename it), not
+    // rewritten in place, which is what perf assumes when it maps them too.
+    unsafe { memmap2::Mmap::map(&file) }
 }
 
 /// This process's vDSO image, read through `/proc/self/mem`: the running kernel's,

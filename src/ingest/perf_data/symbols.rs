@@ -7,7 +7,10 @@
 //! sections whose name contains `text` or `data`), and how names are demangled (C++
 //! without parameters or return type, Rust without the hash).
 
+use std::cell::RefCell;
 use std::path::Path;
+
+use rustc_hash::FxHashMap;
 
 use object::{
     Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind, SymbolScope,
@@ -24,35 +27,126 @@ pub enum Binding {
     Local,
 }
 
-/// One symbol: `[start, end)` in the DSO's address space (ELF virtual addresses, or
-/// kernel addresses).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symbol {
+/// A symbol as stored: its name is a range of the table's text, so that a library
+/// of half a million symbols costs a few allocations, not half a million.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u64,
+    end: u64,
+    name: u32,
+    name_len: u32,
+    /// Index into the table's modules; 0 is the kernel itself (or no module).
+    module: u32,
+    mangled: bool,
+    binding: Binding,
+}
+
+/// A symbol found in a table: `[start, end)` in the DSO's address space (ELF virtual
+/// addresses, or kernel addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol<'t> {
     /// First address.
     pub start: u64,
-    /// One past the last address; equal to `start` until [`SymbolTable::finish`].
+    /// One past the last address.
     pub end: u64,
-    /// Demangled name.
-    pub name: Box<str>,
-    /// Binding, for choosing among aliases.
-    pub binding: Binding,
+    /// The name as stored; still mangled when `mangled` (see [`Symbol::display_name`]).
+    pub name: &'t str,
+    /// Whether `name` is mangled: names are demangled only when shown, since a large
+    /// library has hundreds of thousands and a profile hits a few.
+    pub mangled: bool,
     /// For kallsyms: the module (`nf_tables`), empty for the kernel itself.
-    pub module: Box<str>,
+    pub module: &'t str,
+    binding: Binding,
+}
+
+impl Symbol<'_> {
+    /// The name as perf prints it.
+    pub fn display_name(&self) -> std::borrow::Cow<'_, str> {
+        if self.mangled {
+            demangle(self.name.as_bytes()).into()
+        } else {
+            std::borrow::Cow::Borrowed(self.name)
+        }
+    }
 }
 
 /// A sorted symbol table with perf's lookup rules.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SymbolTable {
-    syms: Vec<Symbol>,
+    syms: Vec<Entry>,
+    text: String,
+    modules: Vec<Box<str>>,
+    /// First index of an alias group → the alias perf keeps. Groups can be hundreds
+    /// strong (identical code folded under many names) and choosing demangles them.
+    chosen: RefCell<FxHashMap<usize, usize>>,
+}
+
+impl Default for SymbolTable {
+    fn default() -> Self {
+        SymbolTable {
+            syms: Vec::new(),
+            text: String::new(),
+            modules: vec!["".into()],
+            chosen: RefCell::default(),
+        }
+    }
 }
 
 impl SymbolTable {
-    /// Adds a symbol; call [`SymbolTable::finish`] before looking anything up.
-    pub fn push(&mut self, sym: Symbol) {
-        self.syms.push(sym);
+    /// Adds a symbol of `size` bytes (0: unknown); call [`SymbolTable::finish`]
+    /// before looking anything up.
+    pub fn push(&mut self, start: u64, size: u64, name: &str, mangled: bool, binding: Binding) {
+        self.push_in(start, size, name, mangled, binding, 0);
     }
 
-    /// Number of symbols.
+    fn push_in(
+        &mut self,
+        start: u64,
+        size: u64,
+        name: &str,
+        mangled: bool,
+        binding: Binding,
+        module: u32,
+    ) {
+        let at = self.text.len() as u32;
+        self.text.push_str(name);
+        self.syms.push(Entry {
+            start,
+            end: start.saturating_add(size),
+            name: at,
+            name_len: name.len() as u32,
+            module,
+            mangled,
+            binding,
+        });
+    }
+
+    fn module_id(&mut self, module: &str) -> u32 {
+        match self.modules.iter().position(|m| &**m == module) {
+            Some(i) => i as u32,
+            None => {
+                self.modules.push(module.into());
+                (self.modules.len() - 1) as u32
+            }
+        }
+    }
+
+    fn view(&self, e: &Entry) -> Symbol<'_> {
+        let name = self
+            .text
+            .get(e.name as usize..(e.name + e.name_len) as usize)
+            .unwrap_or("");
+        Symbol {
+            start: e.start,
+            end: e.end,
+            name,
+            mangled: e.mangled,
+            module: &self.modules[e.module as usize],
+            binding: e.binding,
+        }
+    }
+
+    /// Number of symbols, aliases included.
     pub fn len(&self) -> usize {
         self.syms.len()
     }
@@ -62,12 +156,14 @@ impl SymbolTable {
         self.syms.is_empty()
     }
 
-    /// Sorts, gives sizeless symbols an end, then drops aliases, in perf's order: as
-    /// the end fixup runs first, of several sizeless aliases only the last one gets a
-    /// size, and so wins (`__x64_sys_getppid` over `__ia32_sys_getppid`).
+    /// Sorts and gives sizeless symbols an end, as perf's `symbols__fixup_end` does.
+    /// Aliases are kept and decided when looked up ([`SymbolTable::find`]): as the end
+    /// fixup runs first, of several sizeless aliases only the last gets a size, and so
+    /// wins (`__x64_sys_getppid` over `__ia32_sys_getppid`).
     pub fn finish(&mut self, kallsyms: bool) {
         // Stable: aliases stay in file order, as perf's tree keeps them.
         self.syms.sort_by_key(|s| s.start);
+        self.chosen.borrow_mut().clear();
         let n = self.syms.len();
         for i in 0..n {
             if self.syms[i].end != self.syms[i].start {
@@ -75,7 +171,7 @@ impl SymbolTable {
             }
             self.syms[i].end = if i + 1 < n {
                 let next = &self.syms[i + 1];
-                if kallsyms && self.syms[i].module.is_empty() != next.module.is_empty() {
+                if kallsyms && (self.syms[i].module == 0) != (next.module == 0) {
                     round_up_page(self.syms[i].end + 4096)
                 } else {
                     next.start
@@ -84,36 +180,48 @@ impl SymbolTable {
                 round_up_page(self.syms[i].start) + 4096
             };
         }
-        let mut out: Vec<Symbol> = Vec::with_capacity(n);
-        for s in self.syms.drain(..) {
-            match out.last_mut() {
-                Some(last) if last.start == s.start => {
-                    if !first_is_better(last, &s) {
-                        *last = s;
-                    }
-                }
-                _ => out.push(s),
-            }
+    }
+
+    /// Adds symbols with sizes after [`SymbolTable::finish`], keeping the order (after
+    /// existing symbols at the same address). One merge, not one shift per symbol.
+    pub fn insert_sized(&mut self, syms: &[(u64, u64, String)]) {
+        for (start, size, name) in syms {
+            self.push(*start, *size, name, false, Binding::Global);
         }
-        self.syms = out;
+        // Stable, and linear on two sorted runs.
+        self.syms.sort_by_key(|s| s.start);
+        self.chosen.borrow_mut().clear();
     }
 
-    /// Adds a symbol with a size after [`SymbolTable::finish`], keeping the order.
-    pub fn insert_sized(&mut self, sym: Symbol) {
-        let at = self.syms.partition_point(|s| s.start <= sym.start);
-        self.syms.insert(at, sym);
-    }
-
-    /// The symbol containing `addr`.
-    pub fn find(&self, addr: u64) -> Option<&Symbol> {
-        let i = self.syms.partition_point(|s| s.start <= addr);
-        let s = self.syms.get(i.checked_sub(1)?)?;
-        (addr < s.end || (s.end == s.start && addr == s.start)).then_some(s)
+    /// The symbol containing `addr`: of the aliases at the nearest start below it, the
+    /// one perf's `symbols__fixup_duplicate` keeps.
+    pub fn find(&self, addr: u64) -> Option<Symbol<'_>> {
+        let last = self
+            .syms
+            .partition_point(|s| s.start <= addr)
+            .checked_sub(1)?;
+        let start = self.syms[last].start;
+        let first = self.syms[..last].partition_point(|s| s.start < start);
+        let best = if first == last {
+            last
+        } else {
+            *self.chosen.borrow_mut().entry(first).or_insert_with(|| {
+                (first + 1..=last).fold(first, |best, i| {
+                    let (b, other) = (self.view(&self.syms[best]), self.view(&self.syms[i]));
+                    if first_is_better(&b, &other) { best } else { i }
+                })
+            })
+        };
+        let best = self.view(&self.syms[best]);
+        (addr < best.end || (best.end == best.start && addr == best.start)).then_some(best)
     }
 
     /// The symbol with this exact name.
-    pub fn by_name(&self, name: &str) -> Option<&Symbol> {
-        self.syms.iter().find(|s| &*s.name == name)
+    pub fn by_name(&self, name: &str) -> Option<Symbol<'_>> {
+        self.syms
+            .iter()
+            .map(|e| self.view(e))
+            .find(|s| s.name == name)
     }
 
     /// Moves every symbol by `delta` (a kernel relocated by KASLR since kallsyms was saved).
@@ -130,7 +238,7 @@ fn round_up_page(a: u64) -> u64 {
 }
 
 /// perf's `choose_best_symbol`: whether `a` beats `b` at the same address.
-fn first_is_better(a: &Symbol, b: &Symbol) -> bool {
+fn first_is_better(a: &Symbol<'_>, b: &Symbol<'_>) -> bool {
     let (sa, sb) = (a.end - a.start, b.end - b.start);
     if sb == 0 && sa > 0 {
         return true;
@@ -147,11 +255,13 @@ fn first_is_better(a: &Symbol, b: &Symbol) -> bool {
         return ga;
     }
     let under = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
-    let (ua, ub) = (under(&a.name), under(&b.name));
+    // perf compares demangled names.
+    let (na, nb) = (a.display_name(), b.display_name());
+    let (ua, ub) = (under(&na), under(&nb));
     if ua != ub {
         return ua < ub;
     }
-    a.name.len() >= b.name.len()
+    na.len() >= nb.len()
 }
 
 /// Parses `/proc/kallsyms` text: text, weak, data and bss symbols, modules included.
@@ -181,13 +291,8 @@ pub fn parse_kallsyms(text: &str) -> SymbolTable {
             c if c.is_ascii_uppercase() => Binding::Global,
             _ => Binding::Local,
         };
-        table.push(Symbol {
-            start,
-            end: start,
-            name: name.into(),
-            binding,
-            module: module.into(),
-        });
+        let module = table.module_id(module);
+        table.push_in(start, 0, name, false, binding, module);
     }
     table.finish(true);
     table
@@ -206,13 +311,7 @@ pub fn parse_perf_map(text: &str) -> SymbolTable {
         let (Some(start), Some(size)) = (hex(start), hex(size)) else {
             continue;
         };
-        table.push(Symbol {
-            start,
-            end: start.saturating_add(size),
-            name: name.trim_end().into(),
-            binding: Binding::Global,
-            module: "".into(),
-        });
+        table.push(start, size, name.trim_end(), false, Binding::Global);
     }
     table.finish(false);
     table
@@ -227,8 +326,9 @@ pub struct ElfSymbols {
     pub segments: Vec<(u64, u64, u64)>,
     /// Whether the symbols came from a full `.symtab` (not just `.dynsym`).
     pub has_symtab: bool,
-    /// The `name@plt` symbols perf makes up for the PLT (also in `table`).
-    pub plt: Vec<Symbol>,
+    /// The `name@plt` symbols perf makes up for the PLT (also in `table`): start,
+    /// size, name.
+    pub plt: Vec<(u64, u64, String)>,
     /// The GNU build id, when the file has one.
     pub build_id: Option<Vec<u8>>,
 }
@@ -302,26 +402,24 @@ pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
         } else {
             Binding::Local
         };
-        out.table.push(Symbol {
-            start: sym.address(),
-            end: sym.address().saturating_add(sym.size()),
-            name: demangle(raw).into(),
+        out.table.push(
+            sym.address(),
+            sym.size(),
+            &String::from_utf8_lossy(raw),
+            true,
             binding,
-            module: "".into(),
-        });
+        );
     }
     out.table.finish(false);
     out.plt = plt_symbols(&file);
-    for sym in &out.plt {
-        out.table.insert_sized(sym.clone());
-    }
+    out.table.insert_sized(&out.plt);
     Ok(out)
 }
 
 /// perf's `dso__synthesize_plt_symbols` for x86-64: one `name@plt` symbol per
 /// `.rela.plt` entry, 16 bytes each after the 16-byte `.plt` header (`@plt` alone for
 /// relocations without a symbol, such as IFUNC ones).
-fn plt_symbols(file: &object::File<'_>) -> Vec<Symbol> {
+fn plt_symbols(file: &object::File<'_>) -> Vec<(u64, u64, String)> {
     const ENTRY: u64 = 16;
     const RELA_SIZE: usize = 24;
     if file.architecture() != object::Architecture::X86_64 {
@@ -352,13 +450,7 @@ fn plt_symbols(file: &object::File<'_>) -> Vec<Symbol> {
                 .and_then(|s| s.name_bytes().ok().map(demangle))
                 .unwrap_or_default(),
         };
-        out.push(Symbol {
-            start: addr,
-            end: addr + ENTRY,
-            name: format!("{name}@plt").into(),
-            binding: Binding::Global,
-            module: "".into(),
-        });
+        out.push((addr, ENTRY, format!("{name}@plt")));
         addr += ENTRY;
     }
     out
@@ -522,14 +614,14 @@ mod tests {
              ffffffffc0000000 t mod_fn\t[nf_tables]\n",
         );
         // Of sizeless aliases the last one gets the size, and so wins.
-        assert_eq!(&*t.find(0xffffffff81000010).unwrap().name, "startup_64");
-        assert_eq!(&*t.find(0xffffffff81000150).unwrap().name, "__helper");
+        assert_eq!(t.find(0xffffffff81000010).unwrap().name, "startup_64");
+        assert_eq!(t.find(0xffffffff81000150).unwrap().name, "__helper");
         // `r` is skipped, so `helper` runs up to `last_kernel`.
         assert_eq!(t.find(0xffffffff81000250).unwrap().end, 0xffffffff81000300);
         // The last kernel symbol before the modules ends at a page boundary.
-        assert_eq!(t.find(0xffffffff81002500).map(|s| &*s.name), None);
-        assert_eq!(&*t.find(0xffffffff81001fff).unwrap().name, "last_kernel");
-        assert_eq!(&*t.find(0xffffffffc0000010).unwrap().module, "nf_tables");
+        assert_eq!(t.find(0xffffffff81002500).map(|s| s.name), None);
+        assert_eq!(t.find(0xffffffff81001fff).unwrap().name, "last_kernel");
+        assert_eq!(t.find(0xffffffffc0000010).unwrap().module, "nf_tables");
     }
 
     #[test]
@@ -568,7 +660,7 @@ mod tests {
     #[test]
     fn perf_map_lines() {
         let t = parse_perf_map("7f0000001000 20 Lfoo;::bar\nbad line\n7f0000002000 10 baz\n");
-        assert_eq!(&*t.find(0x7f0000001010).unwrap().name, "Lfoo;::bar");
+        assert_eq!(t.find(0x7f0000001010).unwrap().name, "Lfoo;::bar");
         assert!(t.find(0x7f0000001030).is_none());
         assert_eq!(t.len(), 2);
     }
