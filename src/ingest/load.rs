@@ -122,18 +122,11 @@ pub fn locate(input: Option<&Path>) -> Result<Located> {
 
 /// What to do with a directory that has no recording.
 fn directory_hint(dir: &Path) -> String {
-    let perf_data = dir.join(RUN_DIR_PERF_DATA);
-    if perf_data.is_file() {
-        format!(
-            "is a directory with {RUN_DIR_PERF_DATA} but no {RUN_DIR_RECORDING}; convert it with `perf script --header -i {} > {}`",
-            perf_data.display(),
-            dir.join(RUN_DIR_RECORDING).display()
-        )
-    } else if dir.join(REPORT_FILE).is_file() {
+    if dir.join(REPORT_FILE).is_file() {
         "is a directory holding a report from `faultline analyze`; give the run directory or `perf script` file it was made from".into()
     } else {
         format!(
-            "is a directory without {RUN_DIR_RECORDING}; give a `perf script` file or a run directory from `faultline record`"
+            "is a directory without {RUN_DIR_RECORDING} (or {RUN_DIR_PERF_DATA}); give a perf.data file, a `perf script` file or a run directory from `faultline record`"
         )
     }
 }
@@ -351,13 +344,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let e = locate(Some(&dir)).unwrap_err().to_string();
         assert!(e.contains("is a directory without perf.script"), "{e}");
-        std::fs::write(dir.join("perf.data"), b"PERFILE2").unwrap();
-        let e = locate(Some(&dir)).unwrap_err().to_string();
-        assert!(e.contains("perf script --header -i"), "{e}");
         std::fs::write(dir.join(RUN_DIR_RECORDING), WEIRD).unwrap();
         let l = locate(Some(&dir)).unwrap();
         assert_eq!(l.recording, dir.join(RUN_DIR_RECORDING));
         assert_eq!(l.run_dir.as_deref(), Some(dir.as_path()));
+        // The recording itself wins over its text when both are there.
+        std::fs::write(dir.join(RUN_DIR_PERF_DATA), b"PERFILE2").unwrap();
+        let l = locate(Some(&dir)).unwrap();
+        assert_eq!(l.recording, dir.join(RUN_DIR_PERF_DATA));
+        std::fs::remove_file(dir.join(RUN_DIR_RECORDING)).unwrap();
+        assert_eq!(
+            locate(Some(&dir)).unwrap().recording,
+            dir.join(RUN_DIR_PERF_DATA)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -164,15 +164,6 @@ pub fn ctime(t: std::time::SystemTime) -> Option<String> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ctime_matches_perf() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_008_100);
-        assert_eq!(super::ctime(t).as_deref(), Some("Mon Nov 30 03:08:20 2026"));
-    }
-}
-
 /// The raw attributes: from `EVENT_DESC` when the file has it, else rebuilt from the
 /// attributes the reader parsed (old files, pipe mode), named as perf would.
 pub fn raw_attrs(file: &PerfFile) -> Vec<RawAttr> {
@@ -236,4 +227,13 @@ fn fallback_name(type_: u32, config: u64) -> String {
         _ => None,
     }
     .unwrap_or_else(|| format!("event-{type_}-{config:#x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ctime_matches_perf() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_008_100);
+        assert_eq!(super::ctime(t).as_deref(), Some("Mon Nov 30 03:08:20 2026"));
+    }
 }

@@ -274,7 +274,16 @@ fn read_records(
     let PerfFileReader {
         mut perf_file,
         mut record_iter,
-    } = parsed.map_err(|e| err(path, format!("unreadable header: {e}")))?;
+    } = parsed.map_err(|e| {
+        err(
+            path,
+            format!(
+                "not a readable perf.data file ({e}); if perf reads it, convert it with \
+                 `perf script --header -i {}`",
+                path.display()
+            ),
+        )
+    })?;
     let attrs = header::raw_attrs(&perf_file);
     if pipe && attrs.iter().any(|a| a.type_ == 2) {
         return Err(err(
