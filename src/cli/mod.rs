@@ -40,8 +40,9 @@ Exit codes:
   3    compare --fail-on-inconclusive: a fail-severity budget was inconclusive
   130  interrupted (Ctrl-C); a recording stopped this way is kept but partial
 
-Inputs: every command that reads a recording takes a `perf script --header` file or a
-run directory from `faultline record` (its perf.script is used).";
+Inputs: every command that reads a recording takes a perf.data file, a `perf script
+--header` file, or a run directory from `faultline record` (its perf.data is read
+directly, else its perf.script).";
 
 /// Turn Linux perf recordings of memory-heavy programs into answers.
 #[derive(Parser)]

@@ -68,18 +68,6 @@ pub fn parse_event_desc(data: &[u8]) -> Option<Vec<RawAttr>> {
     Some(out)
 }
 
-fn event_type(n: u32) -> EventType {
-    match n {
-        0 => EventType::Hardware,
-        1 => EventType::Software,
-        2 => EventType::Tracepoint,
-        3 => EventType::HwCache,
-        4 => EventType::Raw,
-        5 => EventType::Breakpoint,
-        n => EventType::Other(n),
-    }
-}
-
 /// perf's name for a clock id, as `# clockid:` prints it.
 fn clock_name(id: i32) -> String {
     let name = match id {
@@ -106,7 +94,7 @@ pub fn header(file: &PerfFile, attrs: &[RawAttr]) -> Header {
             .iter()
             .map(|a| EventDesc {
                 name: a.name.clone(),
-                event_type: Some(event_type(a.type_)),
+                event_type: Some(EventType::from_number(a.type_)),
                 // perf prints no `config` when it is 0; the text path then has none.
                 config: (a.config != 0).then_some(a.config),
                 sample_freq: a.freq.then_some(a.period_or_freq),

@@ -29,7 +29,7 @@ use crate::ingest::profile::{BuildOptions, Profile};
 use crate::ingest::script::{EventLine, Header, RawFrame, Sample};
 use crate::units::Nanos;
 pub use resolve::SymbolSources;
-use resolve::{MAX_STACK, Resolver, StrId};
+use resolve::{MAX_STACK, MapRecord, Resolver, StrId};
 
 /// Whether `data` is a perf.data file (either byte order, file or pipe mode).
 pub fn is_perf_data(data: &[u8]) -> bool {
@@ -414,30 +414,34 @@ impl State {
                 }
                 self.resolver.fork(f.pid, f.ppid);
             }
-            EventRecord::Mmap(m) => self.mmap(
-                m.pid,
-                m.address,
-                m.length,
-                m.page_offset,
-                &m.path.as_slice(),
-                None,
-                m.is_executable,
-            ),
+            EventRecord::Mmap(m) => {
+                let path = m.path.as_slice();
+                let rec = MapRecord {
+                    pid: m.pid,
+                    start: m.address,
+                    len: m.length,
+                    pgoff: m.page_offset,
+                    path: &path,
+                    build_id: None,
+                };
+                self.mmap(&rec, m.is_executable);
+            }
             EventRecord::Mmap2(m) => {
                 let build_id = match &m.file_id {
                     Mmap2FileId::BuildId(b) => Some(b.as_slice()),
                     _ => None,
                 };
                 const PROT_EXEC: u32 = 4;
-                self.mmap(
-                    m.pid,
-                    m.address,
-                    m.length,
-                    m.page_offset,
-                    &m.path.as_slice(),
+                let path = m.path.as_slice();
+                let rec = MapRecord {
+                    pid: m.pid,
+                    start: m.address,
+                    len: m.length,
+                    pgoff: m.page_offset,
+                    path: &path,
                     build_id,
-                    m.protection & PROT_EXEC != 0,
-                );
+                };
+                self.mmap(&rec, m.protection & PROT_EXEC != 0);
             }
             EventRecord::Lost(l) => self.stats.lost += l.count,
             EventRecord::Exit(_)
@@ -455,21 +459,11 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn mmap(
-        &mut self,
-        pid: i32,
-        start: u64,
-        len: u64,
-        pgoff: u64,
-        path: &[u8],
-        build_id: Option<&[u8]>,
-        exec: bool,
-    ) {
-        if pid == -1 {
-            self.resolver.kernel_mmap(path, pgoff);
+    fn mmap(&mut self, m: &MapRecord<'_>, exec: bool) {
+        if m.pid == -1 {
+            self.resolver.kernel_mmap(m.path, m.pgoff);
         } else if exec {
-            self.resolver.mmap(pid, start, len, pgoff, path, build_id);
+            self.resolver.mmap(m);
         }
     }
 

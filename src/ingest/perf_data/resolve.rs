@@ -71,6 +71,23 @@ pub struct FrameText {
     pub dso: StrId,
 }
 
+/// What an MMAP or MMAP2 record says.
+#[derive(Debug, Clone, Copy)]
+pub struct MapRecord<'a> {
+    /// The process (-1 for the kernel).
+    pub pid: i32,
+    /// First address.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// File offset of `start`.
+    pub pgoff: u64,
+    /// The file (or `[vdso]`, `//anon`, `[kernel.kallsyms]_text`).
+    pub path: &'a [u8],
+    /// The file's build id, when MMAP2 carried it.
+    pub build_id: Option<&'a [u8]>,
+}
+
 /// One executable mapping of a process.
 #[derive(Debug, Clone, Copy)]
 struct Mapping {
@@ -174,15 +191,15 @@ impl Resolver {
     }
 
     /// A user MMAP/MMAP2 record of an executable mapping.
-    pub fn mmap(
-        &mut self,
-        pid: i32,
-        start: u64,
-        len: u64,
-        pgoff: u64,
-        path: &[u8],
-        build_id: Option<&[u8]>,
-    ) {
+    pub fn mmap(&mut self, m: &MapRecord<'_>) {
+        let MapRecord {
+            pid,
+            start,
+            len,
+            pgoff,
+            path,
+            build_id,
+        } = *m;
         let dso = self.dso(pid, path, build_id);
         let end = start.saturating_add(len);
         let maps = self.maps.entry(pid).or_default();

@@ -40,7 +40,8 @@ pub enum EventType {
 }
 
 impl EventType {
-    fn from_number(n: u32) -> Self {
+    /// The type for a `perf_event_attr.type` number.
+    pub fn from_number(n: u32) -> Self {
         match n {
             0 => EventType::Hardware,
             1 => EventType::Software,
