@@ -190,3 +190,22 @@ mod tests {
         assert_eq!(w.inner, b"raw\x1b");
     }
 }
+
+/// `1 sample`, `2 samples`: a count with its noun, singular for one.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::count(1, "sample"), "1 sample");
+        assert_eq!(super::count(0, "sample"), "0 samples");
+        assert_eq!(super::count(12, "sample"), "12 samples");
+    }
+}

@@ -85,12 +85,12 @@ fn irq_sticky(r: &Report) -> Option<String> {
     let total = r.events.get(&r.clock.event).copied().unwrap_or(0);
     let busy_share = ratio(r.irq_sticky.moved_samples - idle, total);
     Some(format!(
-        "{:.0}% of {} samples sat on IRQ re-enable sites outside idle and were moved; the largest, {} ({}), held {} samples",
+        "{:.0}% of {} samples sat on IRQ re-enable sites outside idle and were moved; the largest, {} ({}), held {}",
         busy_share * 100.0,
         r.clock.event,
         site.site,
         site.kind,
-        site.samples
+        crate::text::count(site.samples, "sample")
     ))
 }
 

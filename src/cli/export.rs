@@ -133,8 +133,8 @@ pub fn export(a: &ExportArgs, stderr: &mut dyn Write) -> Result<(), Error> {
     faultline::outfile::write(&a.output, &bytes)?;
     let _ = writeln!(
         stderr,
-        "faultline: wrote {} samples ({} {}) of {} to {}",
-        view.samples.len(),
+        "faultline: wrote {} ({} {}) of {} to {}",
+        faultline::text::count(view.samples.len() as u64, "sample"),
         view.total_weight(),
         export::SampleUnit::of(&view).unit,
         view.clock.event,

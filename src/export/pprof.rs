@@ -241,8 +241,8 @@ pub fn profile(view: &ExportView, unit: &SampleUnit, wall_clock_start_ns: Option
     main_binary_first(&mut locs.out_mappings, &locs.out_locations, &strings);
     let (start, end) = start_end(view);
     let comment = vec![strings.get(&format!(
-        "faultline export: {} samples of {} ({}); {}",
-        view.samples.len(),
+        "faultline export: {} of {} ({}); {}",
+        crate::text::count(view.samples.len() as u64, "sample"),
         view.clock.event,
         view.clock.kind,
         unit.note
