@@ -17,7 +17,14 @@ pub struct FlameOptions {
     pub count_name: String,
     /// Fixed colours for some frame names (RGB); the rest are hashed from the name.
     pub colors: Vec<(String, [u8; 3])>,
+    /// Leave out frames narrower than this many pixels of the 1200-pixel image, so
+    /// frames too narrow to see do not make the image taller (its height follows the
+    /// deepest frame kept). `None`: inferno's default, 0.01% of the width.
+    pub min_width_px: Option<u32>,
 }
+
+/// inferno's image width in pixels.
+const IMAGE_WIDTH_PX: f64 = 1200.0;
 
 /// Renders folded `(stack, count)` pairs as an SVG. Colours come from a hash of each
 /// frame name, so the same input always gives the same bytes.
@@ -33,6 +40,10 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     o.count_name = escape_controls(&opts.count_name).into_owned();
     o.hash = true;
     o.deterministic = true;
+    if let Some(px) = opts.min_width_px {
+        // inferno takes the minimum as a percentage of the width.
+        o.min_width = f64::from(px) * 100.0 / IMAGE_WIDTH_PX;
+    }
     let mut palette = inferno::flamegraph::color::PaletteMap::default();
     for (name, [r, g, b]) in &opts.colors {
         palette.insert(
@@ -137,6 +148,46 @@ pub fn read_folded(data: &[u8], path: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn svg_height(stacks: &[(Vec<u8>, u64)], min_width_px: Option<u32>) -> u32 {
+        let mut svg = Vec::new();
+        let opts = FlameOptions {
+            min_width_px,
+            ..FlameOptions::default()
+        };
+        render(stacks, &opts, &mut svg).unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        let at = svg.find(" height=\"").unwrap() + 9;
+        svg[at..at + svg[at..].find('"').unwrap()].parse().unwrap()
+    }
+
+    /// Issue 13: inferno sizes the image to the deepest frame it keeps, and by default
+    /// keeps frames of 0.01% of the width (0.12 px): one deep sample beside a million
+    /// shallow ones made a tall, empty image. With frames under a pixel left out, the
+    /// height follows what can be seen.
+    #[test]
+    fn height_follows_the_deepest_visible_stack() {
+        let deep: Vec<String> = (0..120).map(|i| format!("f{i}")).collect();
+        let stacks = vec![
+            (b"main;work".to_vec(), 1_000_000),
+            (deep.join(";").into_bytes(), 200),
+        ];
+        let (tall, fitted) = (svg_height(&stacks, None), svg_height(&stacks, Some(1)));
+        assert!(
+            tall > 120 * 16,
+            "inferno's default keeps the sliver: {tall}"
+        );
+        assert!(
+            fitted < 5 * 16 + 100,
+            "fitted to two frames and `all`: {fitted}"
+        );
+        // A visible deep stack still sets the height.
+        let visible = vec![
+            (b"main;work".to_vec(), 1_000),
+            (deep.join(";").into_bytes(), 200),
+        ];
+        assert!(svg_height(&visible, Some(1)) > 120 * 16);
+    }
 
     #[test]
     fn folded_detection() {
