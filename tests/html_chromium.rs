@@ -28,6 +28,8 @@ use faultline::ingest::input::Input;
 use faultline::ingest::profile::Profile;
 use faultline::report::*;
 
+mod common;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// What Chromium made of a page.
@@ -422,30 +424,25 @@ window.addEventListener("load", function () {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The report `faultline analyze -o` writes for a recorded OOM run, as a user opens it.
-#[test]
-fn analyze_index_html_loads_in_chromium_without_console_messages() {
+/// A scratch directory holding the committed OOM run's report (`report/`), or `None`
+/// when Chromium is not installed.
+fn oom_report() -> Option<(PathBuf, PathBuf)> {
     if !Path::new(CHROMIUM).exists() {
         eprintln!("skipped: {CHROMIUM} is not installed (apt-get install chromium)");
-        return;
+        return None;
     }
     let dir = scratch_dir();
     let out = dir.join("report");
-    let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/runs/breadth-first-oom");
-    let res = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args([
-            "analyze",
-            run.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::analyze_oom_fixture(&out);
+    Some((dir, out))
+}
+
+/// The report `faultline analyze -o` writes for a recorded OOM run, as a user opens it.
+#[test]
+fn analyze_index_html_loads_in_chromium_without_console_messages() {
+    let Some((dir, out)) = oom_report() else {
+        return;
+    };
     for frames in [Frames::InProcess, Frames::Isolated] {
         let loaded = load(&out.join("index.html"), &dir, frames);
         assert!(
@@ -454,11 +451,104 @@ fn analyze_index_html_loads_in_chromium_without_console_messages() {
             loaded.console.join("\n")
         );
         assert!(loaded.dom.contains("exit cost"), "findings missing");
+        // Issue 13: the workload's graph, then the whole recording's three.
         assert_eq!(
             loaded.dom.matches("<iframe ").count(),
-            3,
-            "three flame graphs"
+            4,
+            "four flame graphs"
+        );
+        let first = loaded.dom.find("<figcaption>").unwrap();
+        assert!(
+            loaded.dom[first..].starts_with("<figcaption>Flame graph: the workload, faultline"),
+            "the first flame graph is not the workload's"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 13: laid out by Chromium, the first flame graph of the OOM run's report is the
+/// workload's stack across the whole width (its root frame, under `all`, is >= 99% as
+/// wide as `all`), while in the whole recording's graph the same workload is a part of
+/// it: the check can fail.
+#[test]
+fn the_first_flame_graph_is_the_workload_across_the_width() {
+    let Some((dir, out)) = oom_report() else {
+        return;
+    };
+    // Logs, once inferno has laid the graph out, the widest frame directly under `all`
+    // as a share of `all`'s drawn width.
+    let probe = r#"<script><![CDATA[
+window.addEventListener("load", function () {
+    var tries = 0;
+    var measure = function () {
+        var g = document.getElementById("frames");
+        var rect = function (e) { return e.querySelector("rect"); };
+        var all = Array.prototype.find.call(g.children, function (e) {
+            return e.querySelector("title").textContent.indexOf("all ") === 0;
+        });
+        var y = parseFloat(rect(all).getAttribute("y"));
+        var widest = 0, name = "";
+        Array.prototype.forEach.call(g.children, function (e) {
+            var r = rect(e);
+            var w = r.getBoundingClientRect().width;
+            if (Math.abs(parseFloat(r.getAttribute("y")) - (y - 16)) < 0.5 && w > widest) {
+                widest = w;
+                name = e.querySelector("title").textContent.split(" (")[0];
+            }
+        });
+        var width = rect(all).getBoundingClientRect().width;
+        console.log("faultline-width " + document.title + " " + name + " " +
+            (width > 0 ? widest / width : -1).toFixed(4));
+    };
+    var wait = function () {
+        if (frames === document.getElementById("frames")) {
+            setTimeout(measure, 0);
+        } else if (++tries < 200) {
+            setTimeout(wait, 10);
+        }
+    };
+    wait();
+});
+]]></script>"#;
+    let probed = |file: &str, title: &str| {
+        let svg = std::fs::read_to_string(out.join(file)).unwrap();
+        let end = svg.rfind("</svg>").unwrap();
+        format!(
+            "{}<title>{title}</title>{probe}{}",
+            &svg[..end],
+            &svg[end..]
+        )
+    };
+    let (workload, whole) = (
+        probed("flamegraph.workload.svg", "workload"),
+        probed("flamegraph.svg", "whole"),
+    );
+    let page = write(
+        &dir,
+        "widths.html",
+        &html::render(&Report::default(), &[("w", &workload), ("a", &whole)]),
+    );
+    let loaded = load(&page, &dir, Frames::InProcess);
+    let share = |which: &str| -> (String, f64) {
+        let line = loaded
+            .console
+            .iter()
+            .find(|l| l.contains(&format!("faultline-width {which} ")))
+            .unwrap_or_else(|| panic!("no width from {which}: {:?}", loaded.console));
+        let text = line
+            .split(&format!("faultline-width {which} "))
+            .nth(1)
+            .unwrap();
+        let mut words = text.split(['"', ' ']);
+        let name = words.next().unwrap().to_string();
+        (name, words.next().unwrap().parse().unwrap())
+    };
+    let (name, w) = share("workload");
+    assert!(
+        name == "faultline" && w >= 0.99,
+        "workload graph: {name} {w}"
+    );
+    let (name, w) = share("whole");
+    assert!(w < 0.99, "whole recording: {name} {w}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::phased::Phased;
+use super::exit_work::Tied;
+use super::phased::{Phased, is_workload};
 use crate::fold::collapse::{self, FoldOptions, StackNamer};
 use crate::ingest::intern::StackId;
 use crate::ingest::profile::{EventId, Profile, ThreadId};
@@ -19,10 +20,27 @@ pub(super) struct Graphs {
     pub(super) by_phase: Vec<(Vec<u8>, u64)>,
     /// A colour per frame name of `by_phase`.
     pub(super) phase_colors: Vec<(String, [u8; 3])>,
+    /// The workload's corrected stacks, its tied exit work included, all under one
+    /// root frame (empty without a workload).
+    pub(super) workload: Vec<(Vec<u8>, u64)>,
+    /// A colour per frame name of `workload`, by its heaviest phase in the workload.
+    pub(super) workload_colors: Vec<(String, [u8; 3])>,
 }
 
-/// Folds the sampling event's stacks as recorded, as corrected, and by phase.
-pub(super) fn folded(profile: &Profile, events: &[EventId], phased: &Phased) -> Graphs {
+/// What the workload's graph needs beyond the phased samples.
+pub(super) struct Scope<'a> {
+    pub(super) profile: &'a Profile,
+    pub(super) phased: &'a Phased,
+    /// Corrected stack per sample index.
+    pub(super) stacks: &'a [StackId],
+    pub(super) workload: Option<i32>,
+    pub(super) tied: &'a Tied,
+}
+
+/// Folds the sampling event's stacks as recorded, as corrected, by phase, and the
+/// workload's alone.
+pub(super) fn folded(scope: &Scope<'_>, events: &[EventId]) -> Graphs {
+    let (profile, phased) = (scope.profile, scope.phased);
     let fold_opts = FoldOptions::default();
     let mut namer = StackNamer::new(profile, &fold_opts);
     let mut raw_groups: FxHashMap<(ThreadId, StackId), u64> = FxHashMap::default();
@@ -38,21 +56,88 @@ pub(super) fn folded(profile: &Profile, events: &[EventId], phased: &Phased) -> 
     let mut by_phase = Vec::new();
     for (&(thread, stack, id), &(_, weight)) in &phased.groups {
         let line = namer.line(thread, stack);
-        let mut phased_line = Vec::new();
-        for part in phased.path_names[id as usize].split('/') {
-            phased_line.extend_from_slice(format!("[{part}];").as_bytes());
-        }
-        phased_line.extend_from_slice(&line);
+        let phased_line = under_phase(&phased.path_names[id as usize], &line);
         corrected.push((line, weight));
         by_phase.push((phased_line, weight));
     }
     let by_phase = collapse::merge_sorted(by_phase);
+    let (workload, workload_by_phase) = workload_lines(scope, &mut namer);
     Graphs {
         raw: collapse::merge_sorted(raw),
         corrected: collapse::merge_sorted(corrected),
         phase_colors: phase_colors(&by_phase),
         by_phase,
+        workload,
+        workload_colors: phase_colors(&workload_by_phase),
     }
+}
+
+/// The workload's stacks (its own samples and the exit work tied to it), rooted at the
+/// workload's name so its graph is one tower as wide as the image: other tasks' tied
+/// work sits under `[exit work in COMM]`. Also the same lines rooted at their phase
+/// path, for the colours.
+type Folded = Vec<(Vec<u8>, u64)>;
+fn workload_lines(scope: &Scope<'_>, namer: &mut StackNamer<'_>) -> (Folded, Folded) {
+    let (profile, phased) = (scope.profile, scope.phased);
+    let Some(pid) = scope.workload else {
+        return (Vec::new(), Vec::new());
+    };
+    let thread_of = |t: &crate::ingest::profile::Thread| t.tid == pid || t.pid == Some(pid);
+    let root = profile
+        .threads
+        .iter()
+        .find(|t| t.tid == pid)
+        .or_else(|| profile.threads.iter().find(|t| thread_of(t)))
+        .map_or_else(
+            || format!("pid {pid}"),
+            |t| String::from_utf8_lossy(&t.comm).into_owned(),
+        );
+    let mut tied = vec![false; profile.samples.len()];
+    for &i in &scope.tied.samples {
+        tied[i] = true;
+    }
+    // Summed per group first: one line per distinct (thread, stack, phase, tied).
+    let mut groups: BTreeMap<(u32, StackId, u32, bool), u64> = BTreeMap::new();
+    for (i, r) in profile.samples.iter().enumerate() {
+        let Some(id) = phased.path_id(i) else {
+            continue;
+        };
+        let own = is_workload(profile, r.thread, Some(pid));
+        if own || tied[i] {
+            *groups
+                .entry((r.thread.0, scope.stacks[i], id, !own))
+                .or_default() += r.weight;
+        }
+    }
+    let (mut lines, mut by_phase) = (Vec::new(), Vec::new());
+    for ((thread, stack, id, other), weight) in groups {
+        let named = namer.line(ThreadId(thread), stack);
+        // The namer's first frame is the thread's own root: replaced by the workload's.
+        let frames = memchr::memchr(b';', &named).map_or(&[][..], |i| &named[i..]);
+        let mut line = root.clone().into_bytes();
+        if other {
+            let comm = String::from_utf8_lossy(&profile.threads[thread as usize].comm);
+            line.extend_from_slice(format!(";[exit work in {comm}]").as_bytes());
+        }
+        line.extend_from_slice(frames);
+        let phased_line = under_phase(&phased.path_names[id as usize], &line);
+        lines.push((line, weight));
+        by_phase.push((phased_line, weight));
+    }
+    (
+        collapse::merge_sorted(lines),
+        collapse::merge_sorted(by_phase),
+    )
+}
+
+/// `line` under its phase path's frames: `[fault];[table-alloc];line`.
+fn under_phase(path: &str, line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in path.split('/') {
+        out.extend_from_slice(format!("[{part}];").as_bytes());
+    }
+    out.extend_from_slice(line);
+    out
 }
 
 /// Colours for the phase graph: each frame takes its heaviest phase's colour.

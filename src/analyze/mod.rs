@@ -66,6 +66,11 @@ pub struct Analysis {
     pub by_phase: Vec<(Vec<u8>, u64)>,
     /// A colour for each frame name in `by_phase`, by its heaviest phase.
     pub phase_colors: Vec<(String, [u8; 3])>,
+    /// The workload's corrected stacks with the exit work tied to it, under one root
+    /// frame: the report's default view (empty without a workload).
+    pub workload: Vec<(Vec<u8>, u64)>,
+    /// A colour for each frame name in `workload`, by its heaviest phase there.
+    pub workload_colors: Vec<(String, [u8; 3])>,
     /// Per frame name, for the workload (or the whole recording without one):
     /// (inclusive weight, self weight, samples the frame appears in).
     pub frames: BTreeMap<String, FrameWeights>,
@@ -298,7 +303,16 @@ fn run(
     report.proc = evidence::proc_evidence(&src, &run, workload, &report.markers);
     report.findings = findings::findings(&report);
 
-    let graphs = graphs::folded(&profile, &events, &phased);
+    let graphs = graphs::folded(
+        &graphs::Scope {
+            profile: &profile,
+            phased: &phased,
+            stacks: &stacks,
+            workload,
+            tied: &tied,
+        },
+        &events,
+    );
     let frames = phased::scope_frames(&profile, &phased, workload);
     let view = keep_view.then(|| {
         export_view::ExportView::new(profile, &stacks, &phased, workload, &tied, &report, &src)
@@ -309,6 +323,8 @@ fn run(
         corrected: graphs.corrected,
         by_phase: graphs.by_phase,
         phase_colors: graphs.phase_colors,
+        workload: graphs.workload,
+        workload_colors: graphs.workload_colors,
         frames,
         load: summary,
     };

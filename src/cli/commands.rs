@@ -13,7 +13,7 @@ use faultline::ingest::input::Input;
 use faultline::ingest::load::{self, LoadOptions, LoadSummary, LoadWarning};
 use faultline::ingest::profile::Profile;
 use faultline::outfile::{self, OutFile};
-use faultline::text::{escape_controls, escape_message};
+use faultline::text::{count, escape_controls, escape_message};
 
 use super::CliError;
 
@@ -137,23 +137,29 @@ pub fn fold_profile(
         .events
         .iter()
         .filter(|e| !folded.events.contains(&e.name))
-        .map(|e| format!("{} ({} samples)", escape_controls(&e.name), e.samples))
+        .map(|e| {
+            format!(
+                "{} ({})",
+                escape_controls(&e.name),
+                count(e.samples, "sample")
+            )
+        })
         .collect();
     if !others.is_empty() {
         let folded_names: Vec<_> = folded.events.iter().map(|e| escape_controls(e)).collect();
         let _ = writeln!(
             warn,
-            "faultline: folded {} ({} samples); other events, not folded: {} (choose with --event)",
+            "faultline: folded {} ({}); other events, not folded: {} (choose with --event)",
             folded_names.join(", "),
-            folded.samples,
+            count(folded.samples, "sample"),
             others.join(", ")
         );
     }
     if folded.empty_samples > 0 && !keep_empty {
         let _ = writeln!(
             warn,
-            "faultline: {} samples had no callchain and are not in the output, as in inferno (flamegraph and analyze count them under their process)",
-            folded.empty_samples
+            "faultline: left out {} without a callchain, as in inferno (flamegraph and analyze count them under their process)",
+            count(folded.empty_samples, "sample")
         );
     }
     Ok(folded)
@@ -205,7 +211,7 @@ fn flame_stacks(
     } else {
         "events"
     };
-    let title = format!("{event}: {} samples", folded.samples);
+    let title = format!("{event}: {}", count(folded.samples, "sample"));
     Ok((folded.stacks, title, count_name.to_string()))
 }
 
@@ -222,6 +228,7 @@ pub fn flamegraph(
         subtitle: None,
         count_name,
         colors: Vec::new(),
+        min_width_px: None,
     };
     if opts.output == Path::new("-") {
         flame::render(&stacks, &fopts, BufWriter::new(stdout))
@@ -253,7 +260,8 @@ pub struct AnalyzeCommand {
 }
 
 /// The files `analyze -o` writes.
-const REPORT_FILES: [&str; 6] = [
+const REPORT_FILES: [&str; 7] = [
+    "flamegraph.workload.svg",
     "flamegraph.svg",
     "flamegraph.corrected.svg",
     "flamegraph.phases.svg",
@@ -369,12 +377,44 @@ fn graph_svg(
         subtitle: None,
         count_name: count_name.into(),
         colors,
+        min_width_px: Some(1),
     };
     flame::render(stacks, &fopts, &mut svg)?;
     Ok(String::from_utf8_lossy(&svg).into_owned())
 }
 
-/// Writes the three flame graphs, report.json, report.md and index.html into `dir`.
+/// The phase graphs' colours, as [`faultline::analyze`] assigns them.
+const PHASE_LEGEND: &str = "fault orange, exit red, syscall blue, user green, other grey";
+
+/// The workload's flame graph and its caption: its own samples and the exit work other
+/// tasks did for it, coloured by phase; `None` without a workload.
+fn workload_svg(analysis: &faultline::analyze::Analysis) -> Result<Option<(String, String)>> {
+    let r = &analysis.report;
+    let Some(p) = r.processes.iter().find(|p| p.workload) else {
+        return Ok(None);
+    };
+    if analysis.workload.is_empty() {
+        return Ok(None);
+    }
+    let tied: u64 = p.tied.iter().map(|t| t.samples).sum();
+    let what = format!(
+        "the workload, {} (pid {}): {}, {} of them exit work by other tasks",
+        escape_controls(&p.comm),
+        p.pid,
+        count(p.samples, "sample"),
+        count(tied, "sample"),
+    );
+    let svg = graph_svg(
+        &analysis.workload,
+        format!("{}: {what}, by phase ({PHASE_LEGEND})", r.clock.event),
+        analysis.workload_colors.clone(),
+        r.clock.kind.weight_unit(),
+    )?;
+    Ok(Some((format!("Flame graph: {what}"), svg)))
+}
+
+/// Writes the flame graphs (the workload's first), report.json, report.md and
+/// index.html into `dir`.
 fn write_report_dir(dir: &Path, analysis: &faultline::analyze::Analysis, json: &str) -> Result<()> {
     use faultline::report;
     let r = &analysis.report;
@@ -387,14 +427,15 @@ fn write_report_dir(dir: &Path, analysis: &faultline::analyze::Analysis, json: &
     let samples = r.events.get(event).copied().unwrap_or(0);
     let raw = graph_svg(
         &analysis.raw,
-        format!("{event}: {samples} samples, as recorded"),
+        format!("{event}: {}, as recorded", count(samples, "sample")),
         Vec::new(),
         unit,
     )?;
     let corrected = graph_svg(
         &analysis.corrected,
         format!(
-            "{event}: {samples} samples, {} moved off IRQ re-enable sites",
+            "{event}: {}, {} moved off IRQ re-enable sites",
+            count(samples, "sample"),
             r.irq_sticky.moved_samples
         ),
         Vec::new(),
@@ -402,20 +443,30 @@ fn write_report_dir(dir: &Path, analysis: &faultline::analyze::Analysis, json: &
     )?;
     let phases = graph_svg(
         &analysis.by_phase,
-        format!("{event}: by phase (fault orange, exit red, syscall blue, user green)"),
+        format!("{event}: whole recording by phase ({PHASE_LEGEND})"),
         analysis.phase_colors.clone(),
         unit,
     )?;
-    let html = report::html::render(
-        r,
-        &[
-            ("Flame graph (as recorded)", raw.as_str()),
-            ("Flame graph (IRQ-sticky corrected)", corrected.as_str()),
-            ("Flame graph by phase", phases.as_str()),
-        ],
-    );
+    let workload = workload_svg(analysis)?;
+    let mut graphs = Vec::new();
+    if let Some((title, svg)) = &workload {
+        graphs.push((title.as_str(), svg.as_str()));
+    }
+    graphs.extend([
+        ("Flame graph: whole recording, as recorded", raw.as_str()),
+        (
+            "Flame graph: whole recording, IRQ-sticky corrected",
+            corrected.as_str(),
+        ),
+        ("Flame graph: whole recording by phase", phases.as_str()),
+    ]);
+    let html = report::html::render(r, &graphs);
     let markdown = report::markdown::render(r);
-    let contents: [&[u8]; 6] = [
+    // Without a workload the file holds the whole recording's phase graph, so the
+    // report directory always has the same files.
+    let workload = workload.map_or_else(|| phases.clone(), |(_, svg)| svg);
+    let contents: [&[u8]; 7] = [
+        workload.as_bytes(),
         raw.as_bytes(),
         corrected.as_bytes(),
         phases.as_bytes(),

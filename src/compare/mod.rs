@@ -988,17 +988,21 @@ fn compare_frames(
 
 /// A differential flame graph: widths are base + new (so removed frames show), frames
 /// coloured red where their inclusive weight grew significantly, blue where it shrank,
-/// grey where the change is not significant.
+/// grey where the change is not significant. It shows the workloads (their own stacks
+/// and the exit work tied to them) when every run has one, as the report does; else
+/// the whole recordings.
 pub fn diff_svg(
     base: &[Analysis],
     new: &[Analysis],
     cmp: &Comparison,
     out: impl std::io::Write,
 ) -> Result<()> {
+    let workloads = base.iter().chain(new).all(|a| !a.workload.is_empty());
     let mut stacks: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
     for (runs, _) in [(base, 0), (new, 1)] {
         for a in runs {
-            for (line, w) in &a.corrected {
+            let lines = if workloads { &a.workload } else { &a.corrected };
+            for (line, w) in lines {
                 *stacks.entry(line.clone()).or_default() += *w as f64 / runs.len() as f64;
             }
         }
@@ -1035,13 +1039,19 @@ pub fn diff_svg(
         &crate::fold::flame::FlameOptions {
             title: "faultline compare: width base + new; red grew, blue shrank (significant), grey not significant".into(),
             subtitle: Some(format!(
-                "{} base runs vs {} new runs, {} mode",
+                "{} base runs vs {} new runs, {} mode; {}",
                 base.len(),
                 new.len(),
-                cmp.mode.as_str()
+                cmp.mode.as_str(),
+                if workloads {
+                    "the workloads with the exit work tied to them"
+                } else {
+                    "whole recordings (a run without a workload)"
+                }
             )),
             count_name: "ns".into(),
             colors,
+            min_width_px: Some(1),
         },
         out,
     )

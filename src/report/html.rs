@@ -19,6 +19,7 @@
 //!   a graph out before its frame has a width; each SVG gets a small script after
 //!   inferno's that makes the call fail quietly and delays the layout (`EMBED_SHIM`).
 
+use crate::text::count;
 use std::fmt::Write as _;
 
 use super::terminal::{
@@ -191,14 +192,32 @@ fn flame_graphs(h: &mut String, svgs: &[(&str, &str)]) {
     }
 }
 
-/// The phase table of the whole recording.
+/// The phase table of the workload (with the exit work other tasks did for it), the
+/// whole recording's one click away; the whole recording's alone without a workload.
 fn phases(h: &mut String, report: &Report) {
     let _ = writeln!(
         h,
         "<section id=\"phases\">\n<h2>Phases <small>({})</small></h2>",
         esc(&report.clock.event)
     );
-    phase_table(h, report, &report.phases);
+    match report.processes.iter().find(|p| p.workload) {
+        Some(w) => {
+            let _ = writeln!(
+                h,
+                "<p class=\"meta\">The workload, <code>{}</code> (pid {}), with the exit work \
+                 other tasks did for it.</p>",
+                esc(&w.comm),
+                w.pid
+            );
+            phase_table(h, report, &w.phases);
+            h.push_str(
+                "<details id=\"phases-all\">\n<summary>Phases of the whole recording</summary>\n",
+            );
+            phase_table(h, report, &report.phases);
+            h.push_str("</details>\n");
+        }
+        None => phase_table(h, report, &report.phases),
+    }
     h.push_str("</section>\n");
 }
 
@@ -220,9 +239,9 @@ fn processes(h: &mut String, report: &Report) {
                 .iter()
                 .map(|t| {
                     format!(
-                        "<code>{}</code>: {} samples, {} ({})",
+                        "<code>{}</code>: {}, {} ({})",
                         esc(&t.comm),
-                        t.samples,
+                        count(t.samples, "sample"),
                         weight_with_unit(report, t.weight),
                         esc(&t.how)
                     )

@@ -11,6 +11,7 @@ use super::terminal::{
     one_line, percent, proc_lines, top_level_phases, value_text, weight_heading, weight_text,
     weight_with_unit,
 };
+use crate::text::count;
 
 /// How many processes the Markdown lists before summarising the rest.
 const PROCESSES_SHOWN: usize = 50;
@@ -73,10 +74,28 @@ fn findings(md: &mut String, report: &Report) {
     }
 }
 
-/// The phase table of the whole recording.
+/// The workload's phase table (with the exit work tied to it), when there is a
+/// workload, then the whole recording's.
 fn phases(md: &mut String, report: &Report) {
+    if let Some(p) = report.processes.iter().find(|p| p.workload) {
+        md.push_str(&format!(
+            "\n## Phases of the workload ({})\n\n{} (pid {}), with the exit work other tasks did for it.\n\n",
+            text(&report.clock.event),
+            code(&p.comm),
+            p.pid
+        ));
+        phase_rows(md, report, &p.phases);
+    }
     md.push_str(&format!("\n## Phases ({})\n\n", text(&report.clock.event)));
-    let rows = flatten_phases(&report.phases);
+    phase_rows(md, report, &report.phases);
+}
+
+fn phase_rows(
+    md: &mut String,
+    report: &Report,
+    phases: &std::collections::BTreeMap<String, super::Phase>,
+) {
+    let rows = flatten_phases(phases);
     if rows.is_empty() {
         md.push_str("No phases.\n");
     } else {
@@ -120,9 +139,9 @@ fn processes(md: &mut String, report: &Report) {
                 .iter()
                 .map(|t| {
                     format!(
-                        "{}: {} samples, {} ({})",
+                        "{}: {}, {} ({})",
                         code(&t.comm),
-                        t.samples,
+                        count(t.samples, "sample"),
                         weight_with_unit(report, t.weight),
                         text(&t.how)
                     )

@@ -5,6 +5,7 @@
 //! derived and /proc lines) are shared with the Markdown and HTML renderings, so the
 //! three say the same things in the same words.
 
+use crate::text::count;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -115,9 +116,35 @@ pub(crate) fn events_text(report: &Report) -> String {
         .join(", ")
 }
 
+/// The workload's phase table (with the exit work tied to it) first, when there is a
+/// workload, then the whole recording's.
 fn phases(report: &Report, w: &mut Lines) {
+    let title = format!("Phases ({})", one_line(&report.clock.event));
     w.blank();
-    let rows = flatten_phases(&report.phases);
+    if let Some(p) = report.processes.iter().find(|p| p.workload) {
+        w.wrapped(
+            &format!(
+                "The workload, {} (pid {}), with the exit work other tasks did for it:",
+                one_line(&p.comm),
+                p.pid
+            ),
+            "",
+            "  ",
+        );
+        phase_block(report, w, &title, &p.phases);
+        w.blank();
+        w.line("The whole recording:");
+    }
+    phase_block(report, w, &title, &report.phases);
+}
+
+fn phase_block(
+    report: &Report,
+    w: &mut Lines,
+    title: &str,
+    phases: &std::collections::BTreeMap<String, crate::analyze::model::Phase>,
+) {
+    let rows = flatten_phases(phases);
     if rows.is_empty() {
         w.line("Phases: none");
         return;
@@ -132,10 +159,9 @@ fn phases(report: &Report, w: &mut Lines) {
         .max()
         .unwrap_or(0)
         .clamp(24, 60);
-    let title = format!("Phases ({})", one_line(&report.clock.event));
     w.line(&format!(
         "{:<name_w$}  {:>10}  {:>7}  {:>14}",
-        truncate(&title, name_w),
+        truncate(title, name_w),
         "samples",
         "share",
         weight_heading(report)
@@ -184,9 +210,9 @@ fn processes(report: &Report, w: &mut Lines) {
         for t in &p.tied {
             w.wrapped(
                 &format!(
-                    "+ {}: {} samples, {} ({})",
+                    "+ {}: {}, {} ({})",
                     one_line(&t.comm),
-                    t.samples,
+                    count(t.samples, "sample"),
                     weight_with_unit(report, t.weight),
                     one_line(&t.how)
                 ),
@@ -209,8 +235,9 @@ pub(crate) fn more_processes(report: &Report, shown: usize) -> Option<String> {
     let samples: u64 = rest.iter().map(|p| p.samples).sum();
     let weight: u64 = rest.iter().map(|p| p.weight).sum();
     Some(format!(
-        "{} more processes: {samples} samples, {}",
+        "{} more processes: {}, {}",
         rest.len(),
+        count(samples, "sample"),
         weight_with_unit(report, weight)
     ))
 }
@@ -249,8 +276,8 @@ pub(crate) fn correction_summary(report: &Report) -> String {
     let c = &report.irq_sticky;
     let mut s = if c.applied {
         format!(
-            "IRQ-sticky correction: applied, {} samples moved to [irqs-off] ({})",
-            c.moved_samples,
+            "IRQ-sticky correction: applied, {} moved to [irqs-off] ({})",
+            count(c.moved_samples, "sample"),
             percent(c.moved_share)
         )
     } else {
@@ -485,7 +512,37 @@ pub(crate) fn top_level_phases(phases: &BTreeMap<String, Phase>) -> String {
 pub(crate) fn value_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => one_line(s),
-        other => one_line(&other.to_string()),
+        other => one_line(&human_sizes(other).to_string()),
+    }
+}
+
+/// The value with every `NAME_bytes` number shown as a size under `NAME`
+/// (`"span": "64 TiB"`, not `"span_bytes": 70368744177664`): report.json keeps the exact
+/// numbers, the renderings are read by people.
+fn human_sizes(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| match (k.strip_suffix("_bytes"), v.as_u64()) {
+                    (Some(name), Some(n)) => (name.to_string(), Value::String(size_text(n))),
+                    _ => (k.clone(), human_sizes(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(human_sizes).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A byte count in its largest exact binary unit (`64 TiB`), else to one decimal
+/// (`1.5 MiB`); plain bytes below 1 KiB.
+pub(crate) fn size_text(n: u64) -> String {
+    let exact = crate::units::Bytes(n).to_string();
+    if n >= 1024 && exact.ends_with(" B") {
+        crate::units::Bytes(n).human()
+    } else {
+        exact
     }
 }
 

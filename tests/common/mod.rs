@@ -97,7 +97,7 @@ pub fn faultline_json(args: &[&str]) -> serde_json::Value {
 /// asserting success.
 pub fn export_fixture(format: &str, out: &Path) {
     let input = root().join("fixtures/runs/breadth-first-oom");
-    let res = faultline(&[
+    succeeds(&[
         "export",
         "--format",
         format,
@@ -105,9 +105,28 @@ pub fn export_fixture(format: &str, out: &Path) {
         "-o",
         out.to_str().unwrap(),
     ]);
+}
+
+/// Runs `faultline ARGS`, asserting success (stderr in the message), and returns stdout.
+pub fn succeeds(args: &[&str]) -> String {
+    let res = faultline(args);
     assert!(
         res.status.success(),
         "{}",
         String::from_utf8_lossy(&res.stderr)
     );
+    String::from_utf8(res.stdout).unwrap()
+}
+
+/// Runs `faultline analyze` on the breadth-first-oom run with its report directory at
+/// `out` (replaced), asserting success; returns the terminal report.
+pub fn analyze_oom_fixture(out: &Path) -> String {
+    let _ = std::fs::remove_dir_all(out);
+    let input = root().join("fixtures/runs/breadth-first-oom");
+    succeeds(&[
+        "analyze",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
 }
