@@ -425,6 +425,15 @@ fn run(opts: &RecordOptions, warn: &mut dyn Write) -> Result<bool, super::CliErr
         source,
     })?;
     let plan = runner::plan(opts, &host, &exe)?;
+    if opts.mem_limit.is_some() && !plan.system_wide {
+        // Issue 13 item 4: a capped run can be OOM-killed; say what per-process misses.
+        let _ = writeln!(
+            warn,
+            "faultline: warning: recording per-process although the run can be OOM-killed: \
+             exit work other tasks do after a kill (the OOM reaper, deferred page-table frees) \
+             will be missing from the report"
+        );
+    }
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     spinner.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}")
@@ -460,10 +469,10 @@ fn run(opts: &RecordOptions, warn: &mut dyn Write) -> Result<bool, super::CliErr
     let samples: Vec<String> = m.samples.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     let _ = writeln!(
         warn,
-        "faultline: recorded {} into {}: workload {exit}; {} OOM kills; samples {}",
+        "faultline: recorded {} into {}: workload {exit}; {}; samples {}",
         m.event,
         opts.run_dir.display(),
-        m.oom_kills,
+        faultline::text::count(m.oom_kills, "OOM kill"),
         samples.join(", ")
     );
     if outcome.interrupted {
