@@ -1,11 +1,14 @@
-//! Getting input bytes: a memory map for files, a buffer for pipes and standard input.
+//! Getting input bytes: a memory map for files, a buffer for pipes, and for standard
+//! input a buffer of its first bytes, then a stream read in bounded chunks
+//! ([`Input::stream`]) so that memory does not grow with the input.
 //! Devices and sockets are refused (`/dev/zero` would be read forever); a mapped file
 //! that shrinks while it is read stops faultline with a message
 //! ([`super::mapguard`]); one that grows or is rewritten is reported afterwards by
 //! [`Input::changed`].
 
+use std::cell::RefCell;
 use std::fs::{File, Metadata};
-use std::io::Read;
+use std::io::{Read, Stdin};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -30,7 +33,16 @@ enum Data {
         map: Mmap,
     },
     Owned(Vec<u8>),
+    /// Standard input longer than [`STDIN_HEAD`]: its first bytes, and the rest unread.
+    Stream {
+        head: Vec<u8>,
+        rest: RefCell<Option<Stdin>>,
+    },
 }
+
+/// How much of standard input is read before deciding whether to stream it: smaller
+/// inputs are held whole, like pipes.
+const STDIN_HEAD: usize = 1 << 20;
 
 impl Input {
     /// Maps `path`, or reads standard input when `path` is `None` or `-`.
@@ -82,17 +94,31 @@ impl Input {
     }
 
     fn stdin() -> Result<Input> {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(|source| Error::Io {
-                path: "<stdin>".into(),
-                source,
-            })?;
+        let io_err = |source| Error::Io {
+            path: "<stdin>".into(),
+            source,
+        };
+        let mut head = Vec::with_capacity(STDIN_HEAD);
+        let stdin = std::io::stdin();
+        let got = (&stdin)
+            .take(STDIN_HEAD as u64)
+            .read_to_end(&mut head)
+            .map_err(io_err)?;
+        let data = if got < STDIN_HEAD {
+            Data::Owned(head)
+        } else if crate::ingest::perf_data::is_perf_data(&head) {
+            // perf.data is read by offsets, not front to back: it needs all of itself.
+            (&stdin).read_to_end(&mut head).map_err(io_err)?;
+            Data::Owned(head)
+        } else {
+            Data::Stream {
+                head,
+                rest: RefCell::new(Some(stdin)),
+            }
+        };
         let input = Input {
             path: "<stdin>".into(),
-            data: Data::Owned(buf),
+            data,
             file: None,
         };
         input.check_text()?;
@@ -110,12 +136,30 @@ impl Input {
         Ok(input)
     }
 
-    /// The input's bytes.
+    /// The input's bytes; for a streamed standard input ([`Input::stream`]), only the
+    /// first bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
             Data::Mapped { map, .. } => map,
             Data::Owned(v) => v,
+            Data::Stream { head, .. } => head,
         }
+    }
+
+    /// For standard input too long to hold, a reader of all of it (the bytes of
+    /// [`Input::bytes`] first), checked as text chunk by chunk; once only.
+    pub fn stream(&self) -> Option<TextStream<'_>> {
+        let Data::Stream { head, rest } = &self.data else {
+            return None;
+        };
+        let rest = rest.borrow_mut().take()?;
+        Some(TextStream {
+            path: &self.path,
+            head: Some(head),
+            rest,
+            offset: 0,
+            lines: 0,
+        })
     }
 
     /// The path for messages (`<stdin>` for standard input).
@@ -149,6 +193,46 @@ impl Input {
             });
         }
         Ok(())
+    }
+}
+
+/// Standard input read in pieces, each refused if it is not text (NUL bytes), with the
+/// offset and line of the NUL counted from the start of the input.
+pub struct TextStream<'a> {
+    path: &'a Path,
+    head: Option<&'a [u8]>,
+    rest: Stdin,
+    offset: usize,
+    lines: usize,
+}
+
+impl TextStream<'_> {
+    /// Appends up to `max` bytes to `buf`; `Ok(0)` at the end of the input.
+    pub fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
+        let start = buf.len();
+        match self.head.take() {
+            Some(head) => buf.extend_from_slice(head),
+            None => {
+                (&self.rest)
+                    .take(max as u64)
+                    .read_to_end(buf)
+                    .map_err(|source| Error::Io {
+                        path: self.path.to_path_buf(),
+                        source,
+                    })?;
+            }
+        }
+        let new = &buf[start..];
+        if let Some(i) = memchr::memchr(0, new) {
+            return Err(Error::Binary {
+                path: self.path.to_path_buf(),
+                offset: self.offset + i,
+                line: self.lines + memchr::memchr_iter(b'\n', &new[..i]).count() + 1,
+            });
+        }
+        self.offset += new.len();
+        self.lines += memchr::memchr_iter(b'\n', new).count();
+        Ok(new.len())
     }
 }
 

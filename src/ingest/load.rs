@@ -162,7 +162,10 @@ pub fn parse(
     if input.is_perf_data() {
         return parse_perf_data(input, opts, progress);
     }
-    let profile = Profile::build(input.bytes(), opts.build, progress);
+    let profile = match input.stream() {
+        Some(stream) => Profile::build_stream(stream, opts.build, progress)?,
+        None => Profile::build(input.bytes(), opts.build, progress),
+    };
     let mut warnings = check(&profile, input.path(), opts)?;
     let d = &profile.diagnostics;
     if d.guessed > 0 {

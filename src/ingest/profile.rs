@@ -8,12 +8,49 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indexmap::Equivalent;
 use rustc_hash::FxHashMap;
 
-use crate::ingest::intern::{
-    FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, Interner, StackId,
-};
-use crate::ingest::script::{self, Diagnostics, Header, RawFrame, Sample};
-use crate::ingest::symbols;
+use crate::ingest::intern::{FxIndexSet, Interner, StackId};
+use crate::ingest::script::{self, Diagnostics, Header};
 use crate::units::Nanos;
+
+mod builder;
+mod stream;
+
+use builder::{Builder, PieceResult};
+
+/// A worker's builder and what each piece it parsed said, by piece index.
+type WorkerResult = (Builder, Vec<(usize, PieceResult)>);
+
+/// Worker threads for `requested` (0: one per available core).
+fn worker_count(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Runs `work` on `workers` threads (on this one for a single worker), each with its
+/// own builder.
+fn run_workers(
+    workers: usize,
+    opts: BuildOptions,
+    work: impl Fn(&mut Builder) -> Vec<(usize, PieceResult)> + Sync,
+) -> Vec<WorkerResult> {
+    let one = || {
+        let mut b = Builder::new(opts);
+        let parts = work(&mut b);
+        (b, parts)
+    };
+    if workers <= 1 {
+        return vec![one()];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(one)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("profile worker panicked"))
+            .collect()
+    })
+}
 
 /// A thread as named on sample lines.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,16 +206,10 @@ pub struct Profile {
 
 impl Profile {
     /// Builds a profile from `perf script` text.
-    pub fn build<'a>(
-        data: &'a [u8],
-        opts: BuildOptions,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Profile {
-        let threads = match opts.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        // Pieces of a few MiB keep both cores busy to the end and progress smooth.
+    pub fn build(data: &[u8], opts: BuildOptions, progress: &(dyn Fn(u64) + Sync)) -> Profile {
+        let threads = worker_count(opts.threads);
+        // Each worker keeps its caches from piece to piece, so pieces can be small
+        // enough to keep every core busy to the end and progress smooth.
         const PIECE: usize = 4 << 20;
         let pieces = if threads == 1 {
             vec![data]
@@ -186,31 +217,27 @@ impl Profile {
             script::split_at_records(data, (data.len() / PIECE).max(threads))
         };
         let next = AtomicUsize::new(0);
-        let work = |builder: &mut Builder<'a>| run_pieces(&pieces, &next, progress, builder);
-        let workers = threads.min(pieces.len());
-        let mut results: Vec<(Builder<'a>, Vec<(usize, PieceResult)>)> = if workers <= 1 {
-            let mut b = Builder::new(opts);
-            let parts = work(&mut b);
-            vec![(b, parts)]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut b = Builder::new(opts);
-                            let parts = work(&mut b);
-                            (b, parts)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("profile worker panicked"))
-                    .collect()
-            })
-        };
+        let results = run_workers(threads.min(pieces.len()), opts, |b| {
+            let mut parts = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(piece) = pieces.get(i) else { break };
+                parts.push((i, b.parse_piece(piece, i)));
+                progress(piece.len() as u64);
+            }
+            parts
+        });
+        Profile::merge(results)
+    }
 
-        let mut pieces_out: Vec<Option<PieceResult>> = vec![None; pieces.len()];
+    /// Merges the workers' partial profiles, in the order of the pieces they parsed.
+    fn merge(mut results: Vec<WorkerResult>) -> Profile {
+        let count = results
+            .iter()
+            .flat_map(|(_, parts)| parts.iter().map(|(i, _)| i + 1))
+            .max()
+            .unwrap_or(0);
+        let mut pieces_out: Vec<Option<PieceResult>> = vec![None; count];
         for (_, parts) in &mut results {
             for (i, r) in parts.drain(..) {
                 pieces_out[i] = Some(r);
@@ -426,339 +453,10 @@ impl Profile {
     }
 }
 
-/// Parses pieces, taking the next unclaimed one each time, into one builder.
-fn run_pieces<'a>(
-    pieces: &[&'a [u8]],
-    next: &AtomicUsize,
-    progress: &(dyn Fn(u64) + Sync),
-    builder: &mut Builder<'a>,
-) -> Vec<(usize, PieceResult)> {
-    let mut parts = Vec::new();
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(piece) = pieces.get(i) else { break };
-        parts.push((i, builder.parse_piece(piece, i)));
-        progress(piece.len() as u64);
-    }
-    parts
-}
-
-#[derive(Debug, Clone)]
-struct PieceResult {
-    diagnostics: Diagnostics,
-    header: Option<Header>,
-}
-
-/// A printed frame's symbol and DSO as (address, length) in the input, and whether its
-/// comm is a JVM's. Addresses suffice because the input does not change while it is
-/// borrowed, and the parser hands out the same slices for repeated lines.
-type FrameCacheKey = (usize, usize, usize, usize, bool);
-
-fn frame_cache_key(f: &RawFrame<'_>, java: bool) -> FrameCacheKey {
-    (
-        f.symbol.as_ptr() as usize,
-        f.symbol.len(),
-        f.dso.as_ptr() as usize,
-        f.dso.len(),
-        java,
-    )
-}
-
-/// Entries in the frame cache at most: inputs whose lines rarely repeat skip it.
-const FRAME_CACHE_CAPACITY: usize = 1 << 16;
-
-/// Builds one thread's partial profile.
-struct Builder<'a> {
-    profile: Profile,
-    opts: BuildOptions,
-    key: Vec<u8>,
-    ids: Vec<FrameId>,
-    part_ids: Vec<FrameId>,
-    last_thread: Option<(&'a [u8], Option<i32>, i32, ThreadId)>,
-    last_event: Option<(&'a [u8], EventId)>,
-    event_names: FxHashMap<&'a [u8], EventId>,
-    /// (symbol, DSO, java) → a range of `frame_runs`: the ids a printed frame interns to.
-    frame_cache: FxHashMap<FrameCacheKey, (u32, u32)>,
-    frame_runs: Vec<FrameId>,
-    /// Leaf slices' (address, length) of symbol and offset → leaf id.
-    leaf_cache: FxHashMap<(usize, usize, usize, usize), LeafId>,
-    /// Whole callchains already interned (innermost first) → their stack.
-    stack_cache: FxHashMap<Box<[FrameId]>, StackId>,
-    piece: usize,
-}
-
 /// `sum + w`, stopping at `u64::MAX` and noting that it did.
 fn add_weight(sum: u64, w: u64, overflow: &mut bool) -> u64 {
     sum.checked_add(w).unwrap_or_else(|| {
         *overflow = true;
         u64::MAX
-    })
-}
-
-impl<'a> Builder<'a> {
-    fn new(opts: BuildOptions) -> Self {
-        Builder {
-            profile: Profile::default(),
-            opts,
-            key: Vec::with_capacity(256),
-            ids: Vec::with_capacity(128),
-            part_ids: Vec::new(),
-            last_thread: None,
-            last_event: None,
-            event_names: FxHashMap::default(),
-            frame_cache: FxHashMap::default(),
-            frame_runs: Vec::new(),
-            stack_cache: FxHashMap::default(),
-            leaf_cache: FxHashMap::default(),
-            piece: 0,
-        }
-    }
-
-    fn parse_piece(&mut self, data: &'a [u8], piece: usize) -> PieceResult {
-        self.piece = piece;
-        let mut header = Header::default();
-        let mut diagnostics = Diagnostics::default();
-        script::parse(data, &mut header, &mut diagnostics, |s| self.add(s));
-        PieceResult {
-            diagnostics,
-            header: (piece == 0).then_some(header),
-        }
-    }
-
-    fn add(&mut self, s: &Sample<'a>) {
-        let event = self.event(s);
-        let thread = self.thread(s);
-        let stack = self.stack(s);
-        let weight = s.head.period.unwrap_or(1);
-        let p = &mut self.profile;
-        let stats = &mut p.events[event.0 as usize];
-        stats.samples += 1;
-        stats.weight = add_weight(stats.weight, weight, &mut p.weight_overflow);
-        let c = p.counts.entry((event, thread, stack)).or_default();
-        c.samples += 1;
-        c.weight = add_weight(c.weight, weight, &mut p.weight_overflow);
-        if self.opts.keep_samples {
-            self.keep(s, event, thread, stack, weight);
-        }
-    }
-
-    fn keep(
-        &mut self,
-        s: &Sample<'a>,
-        event: EventId,
-        thread: ThreadId,
-        stack: StackId,
-        weight: u64,
-    ) {
-        let leaf = match s.frames.first() {
-            Some(f) => {
-                // Repeated lines share their slices (the parser's memo), so the slices'
-                // addresses find most leaves without hashing their text.
-                let ptr_key = (
-                    f.symbol.as_ptr() as usize,
-                    f.symbol.len(),
-                    f.offset.as_ptr() as usize,
-                    f.offset.len(),
-                );
-                match self.leaf_cache.get(&ptr_key) {
-                    Some(&id) => id,
-                    None => {
-                        let offset = std::str::from_utf8(f.offset)
-                            .ok()
-                            .and_then(|o| u64::from_str_radix(o, 16).ok())
-                            .unwrap_or(0);
-                        let key = LeafRef {
-                            symbol: f.symbol,
-                            offset,
-                        };
-                        let id = match self.profile.leaves.get_index_of(&key) {
-                            Some(i) => LeafId(i as u32),
-                            None => LeafId(
-                                self.profile.leaves.insert_full((f.symbol.into(), offset)).0 as u32,
-                            ),
-                        };
-                        if self.leaf_cache.len() < FRAME_CACHE_CAPACITY {
-                            self.leaf_cache.insert(ptr_key, id);
-                        }
-                        id
-                    }
-                }
-            }
-            None => LeafId::NONE,
-        };
-        self.profile.samples.push(SampleRecord {
-            time: s.head.time.unwrap_or_default(),
-            event,
-            thread,
-            cpu: s.head.cpu,
-            stack,
-            leaf,
-            weight,
-            line: s.line,
-        });
-        self.profile.sample_origin.push((self.piece, s.line));
-        if !s.head.payload.is_empty() {
-            self.profile.pending_payloads.push((
-                (self.piece, s.line),
-                String::from_utf8_lossy(s.head.payload).into_owned(),
-            ));
-        }
-    }
-
-    fn event(&mut self, s: &Sample<'a>) -> EventId {
-        let name = s.head.event;
-        if let Some((last, id)) = self.last_event
-            && last == name
-        {
-            return id;
-        }
-        let next = EventId(self.profile.events.len() as u32);
-        let id = *self.event_names.entry(name).or_insert(next);
-        if id == next {
-            self.profile.events.push(EventStats {
-                name: String::from_utf8_lossy(name).into_owned(),
-                samples: 0,
-                weight: 0,
-                first_seen: (self.piece, s.line),
-            });
-        }
-        self.last_event = Some((name, id));
-        id
-    }
-
-    fn thread(&mut self, s: &Sample<'a>) -> ThreadId {
-        let h = &s.head;
-        if let Some((comm, pid, tid, id)) = self.last_thread
-            && comm == h.comm
-            && pid == h.pid
-            && tid == h.tid
-        {
-            return id;
-        }
-        let key = ThreadRef {
-            comm: h.comm,
-            pid: h.pid,
-            tid: h.tid,
-        };
-        let id = match self.profile.threads.get_index_of(&key) {
-            Some(i) => i,
-            None => {
-                self.profile
-                    .threads
-                    .insert_full(Thread {
-                        comm: h.comm.into(),
-                        pid: h.pid,
-                        tid: h.tid,
-                    })
-                    .0
-            }
-        };
-        let id = ThreadId(id as u32);
-        self.last_thread = Some((h.comm, h.pid, h.tid, id));
-        id
-    }
-
-    /// Interns the sample's frames (leaf first in `self.ids`) and returns its stack.
-    fn stack(&mut self, s: &Sample<'a>) -> StackId {
-        let java = s.head.comm.starts_with(b"java");
-        self.ids.clear();
-        for (i, f) in s.frames.iter().enumerate() {
-            // The name depends only on symbol, DSO and comm, except for inlined frames
-            // (their caller's DSO) and `--addrs` names of unknown frames.
-            let cacheable =
-                !(f.is_inlined() || self.opts.include_addrs && f.symbol == b"[unknown]");
-            if cacheable
-                && let Some(&(start, len)) = self.frame_cache.get(&frame_cache_key(f, java))
-            {
-                let run = &self.frame_runs[start as usize..(start + len) as usize];
-                self.ids.extend(run.iter().rev());
-                continue;
-            }
-            // An inlined frame runs in its caller's DSO, the next frame that is not inlined.
-            let dso = if f.is_inlined() {
-                s.frames[i + 1..]
-                    .iter()
-                    .find(|g| !g.is_inlined())
-                    .map_or(f.dso, |g| g.dso)
-            } else {
-                f.dso
-            };
-            self.intern_frame(f, dso, java);
-            self.ids.extend(self.part_ids.iter().rev());
-            if cacheable && self.frame_cache.len() < FRAME_CACHE_CAPACITY {
-                let start = self.frame_runs.len() as u32;
-                self.frame_runs.extend_from_slice(&self.part_ids);
-                let len = self.part_ids.len() as u32;
-                self.frame_cache
-                    .insert(frame_cache_key(f, java), (start, len));
-            }
-        }
-        if let Some(&stack) = self.stack_cache.get(&self.ids[..]) {
-            return stack;
-        }
-        let mut stack = StackId::EMPTY;
-        for &frame in self.ids.iter().rev() {
-            stack = self.profile.interner.push(stack, frame);
-        }
-        self.stack_cache.insert(self.ids.as_slice().into(), stack);
-        stack
-    }
-
-    /// Interns the names one printed frame stands for into `self.part_ids`, caller
-    /// first (a Java `a->b` chain gives several).
-    fn intern_frame(&mut self, f: &RawFrame<'a>, annotation_dso: &[u8], java: bool) {
-        let mut flags = 0;
-        // An inlined frame is kernel code only if its caller is: inferno's looser test
-        // (any `[…]` DSO) would tag user code inlined into a `[heap]` JIT frame.
-        let kernel = if f.is_inlined() {
-            symbols::is_kernel_code(annotation_dso)
-        } else {
-            symbols::is_kernel(annotation_dso)
-        };
-        if kernel {
-            flags |= FRAME_KERNEL;
-        }
-        if symbols::is_jit(annotation_dso) {
-            flags |= FRAME_JIT;
-        }
-        let symbol = symbols::fix_rust_symbol(f.symbol);
-        self.part_ids.clear();
-        for (j, part) in split_arrows(&symbol).enumerate() {
-            self.key.clear();
-            self.key
-                .push(if j > 0 { flags | FRAME_INLINED } else { flags });
-            symbols::push_unknown_fallback(
-                &mut self.key,
-                part,
-                f.dso,
-                f.addr,
-                self.opts.include_addrs,
-            );
-            symbols::tidy_generic(&mut self.key, 1);
-            if java {
-                symbols::tidy_java(&mut self.key, 1);
-            }
-            let id = self.profile.interner.frame(&self.key);
-            self.profile.interner.set_dso(id, annotation_dso);
-            self.part_ids.push(id);
-        }
-    }
-}
-
-/// Splits a Java symbol at `->` (perf-map-agent's inline chains).
-fn split_arrows(s: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Some(s);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        match memchr::memmem::find(r, b"->") {
-            Some(i) => {
-                rest = Some(&r[i + 2..]);
-                Some(&r[..i])
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
-        }
     })
 }

@@ -1,0 +1,136 @@
+//! A real, diverse profile (the first 2 MB of a system-wide recording of a Rust/C++
+//! build, `fixtures/build-b-2m.perf.txt.xz`): thousands of distinct stacks, so caches
+//! miss and pieces differ. Any thread count, and standard input read in chunks, must
+//! give the same bytes as one thread reading the file.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use faultline::fold::collapse::{self, FoldOptions};
+use faultline::ingest::profile::{BuildOptions, Profile};
+
+/// The excerpt, unpacked with `xz` into the target directory as a file named by `tag`.
+fn excerpt(tag: &str) -> (PathBuf, Vec<u8>) {
+    let out = Command::new("xz")
+        .args(["-dc"])
+        .arg(common::fixture("build-b-2m.perf.txt.xz"))
+        .output()
+        .expect("run xz (install xz-utils)");
+    assert!(out.status.success(), "xz failed");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("build-b-2m-{tag}-{}.perf.txt", std::process::id()));
+    std::fs::write(&path, &out.stdout).unwrap();
+    (path, out.stdout)
+}
+
+fn collapse(data: &[u8], build: BuildOptions, fold: &FoldOptions) -> Vec<u8> {
+    let profile = Profile::build(data, build, &|_| {});
+    let events = collapse::select_events(&profile, None).unwrap();
+    let mut out = Vec::new();
+    collapse::fold(&profile, &events, fold)
+        .write_to(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn threads_give_the_same_folded_stacks() {
+    let (path, data) = excerpt("threads");
+    let all = FoldOptions {
+        annotate_kernel: true,
+        annotate_jit: true,
+        ..FoldOptions::default()
+    };
+    let tid = FoldOptions {
+        include_tid: true,
+        ..FoldOptions::default()
+    };
+    for fold in [FoldOptions::default(), tid, all] {
+        let one = collapse(
+            &data,
+            BuildOptions {
+                threads: 1,
+                ..BuildOptions::default()
+            },
+            &fold,
+        );
+        // Thousands of distinct stacks: the caches are exercised, not just hit.
+        assert!(one.iter().filter(|&&b| b == b'\n').count() > 1000);
+        for threads in [2, 3, 7] {
+            let many = collapse(
+                &data,
+                BuildOptions {
+                    threads,
+                    ..BuildOptions::default()
+                },
+                &fold,
+            );
+            assert!(one == many, "{fold:?}: {threads} threads differ");
+        }
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+/// Runs `faultline collapse ARGS` with `stdin` piped in.
+fn collapse_stdin(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("collapse")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || pipe.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn standard_input_in_chunks_equals_the_file() {
+    let (path, data) = excerpt("stdin");
+    // Three copies (6 MB) make more than one chunk of standard input.
+    let big = [&data[..], &data[..], &data[..]].concat();
+    let file = path.with_extension("x3.txt");
+    std::fs::write(&file, &big).unwrap();
+    let file_arg = file.to_str().unwrap();
+    for j in ["1", "2"] {
+        let from_file = common::faultline(&["collapse", "-j", j, file_arg]);
+        assert!(from_file.status.success());
+        assert!(!from_file.stdout.is_empty());
+        assert!(
+            collapse_stdin(&["-j", j, "-"], &big) == from_file.stdout,
+            "-j {j}"
+        );
+    }
+    // A NUL past the first chunk is named by its line, as in a file.
+    let mut bad = big.clone();
+    bad.extend_from_slice(b"x\0\n");
+    let lines = big.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["collapse", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || pipe.write_all(&bad));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("<stdin>:{lines}: binary data")),
+        "{err}"
+    );
+    std::fs::remove_file(file).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
