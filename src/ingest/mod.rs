@@ -8,6 +8,7 @@ pub mod input;
 pub mod intern;
 pub mod load;
 mod mapguard;
+pub mod memo;
 pub mod perf_data;
 pub mod profile;
 pub mod script;
