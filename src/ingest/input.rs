@@ -184,7 +184,7 @@ impl Input {
                 path: self.path.clone(),
             });
         }
-        if let Some(offset) = memchr::memchr(0, data) {
+        if let Some(offset) = first_nul(data) {
             let line = memchr::memchr_iter(b'\n', &data[..offset]).count() + 1;
             return Err(Error::Binary {
                 path: self.path.clone(),
@@ -194,6 +194,28 @@ impl Input {
         }
         Ok(())
     }
+}
+
+/// The offset of the first NUL byte. Large inputs are scanned on all cores: the scan
+/// also brings a mapped file's pages in, which is the slower part.
+fn first_nul(data: &[u8]) -> Option<usize> {
+    const MIN_PART: usize = 16 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let part = data.len().div_ceil(threads).max(MIN_PART);
+    if part >= data.len() {
+        return memchr::memchr(0, data);
+    }
+    std::thread::scope(|scope| {
+        let scans: Vec<_> = data
+            .chunks(part)
+            .enumerate()
+            .map(|(i, chunk)| scope.spawn(move || memchr::memchr(0, chunk).map(|p| i * part + p)))
+            .collect();
+        scans
+            .into_iter()
+            .filter_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .min()
+    })
 }
 
 /// Standard input read in pieces, each refused if it is not text (NUL bytes), with the

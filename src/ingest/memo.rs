@@ -2,6 +2,10 @@
 //! its parsed fields as offsets into the line, so that a repeat costs one hash of the
 //! line and one comparison against a compact copy of it, with no parsing.
 //!
+//! Most lines follow the same line they followed last time (a function's caller is
+//! usually the same), so each entry remembers its successor, and the memo tries that
+//! line first: a comparison without hashing.
+//!
 //! The memo owns its copies (an arena), so it outlives the buffer the lines came from:
 //! one memo serves a worker for all its pieces of a file, or all chunks of a stream,
 //! and the ids it hands out stay valid for the worker's caches keyed by them.
@@ -34,16 +38,30 @@ struct Entry {
     symbol: Span,
     offset: Span,
     dso: Span,
+    /// The line that followed this one last time, `u32::MAX` before any.
+    next: u32,
 }
 
 /// Lines remembered by content, bounded so that inputs of all-distinct lines cost a
 /// fixed amount of memory.
-#[derive(Default)]
 pub struct LineMemo {
     /// (hash, id) of each remembered line.
     table: HashTable<(u64, u32)>,
     entries: Vec<Entry>,
     arena: Vec<u8>,
+    /// The line looked up last, `u32::MAX` when it was not remembered.
+    prev: u32,
+}
+
+impl Default for LineMemo {
+    fn default() -> Self {
+        LineMemo {
+            table: HashTable::new(),
+            entries: Vec::new(),
+            arena: Vec::new(),
+            prev: u32::MAX,
+        }
+    }
 }
 
 impl LineMemo {
@@ -59,23 +77,49 @@ impl LineMemo {
         line: &'l [u8],
         parse: impl FnOnce(&'l [u8]) -> Option<RawFrame<'l>>,
     ) -> Option<(LineId, RawFrame<'l>)> {
-        let hash = FxBuildHasher.hash_one(line);
+        let prev = std::mem::replace(&mut self.prev, u32::MAX);
         let (entries, arena) = (&self.entries, &self.arena);
-        let found = self.table.find(hash, |&(h, id)| {
-            h == hash && span(arena, entries[id as usize].text) == line
+        let predicted = entries.get(prev as usize).map(|e| e.next).filter(|&n| {
+            entries
+                .get(n as usize)
+                .is_some_and(|e| span(arena, e.text) == line)
         });
-        if let Some(&(_, id)) = found {
-            let e = &self.entries[id as usize];
-            let frame = RawFrame {
-                addr: span(line, e.addr),
-                symbol: span(line, e.symbol),
-                offset: span(line, e.offset),
-                dso: span(line, e.dso),
-            };
-            return Some((LineId(id), frame));
+        let id = match predicted {
+            Some(id) => Some(id),
+            None => {
+                let hash = FxBuildHasher.hash_one(line);
+                let found = self.table.find(hash, |&(h, id)| {
+                    h == hash && span(arena, entries[id as usize].text) == line
+                });
+                match found {
+                    Some(&(_, id)) => Some(id),
+                    None => {
+                        let frame = parse(line)?;
+                        let id = self.remember(line, hash, &frame);
+                        self.follow(prev, id.0);
+                        return Some((id, frame));
+                    }
+                }
+            }
+        };
+        let id = id?;
+        self.follow(prev, id);
+        let e = &self.entries[id as usize];
+        let frame = RawFrame {
+            addr: span(line, e.addr),
+            symbol: span(line, e.symbol),
+            offset: span(line, e.offset),
+            dso: span(line, e.dso),
+        };
+        Some((LineId(id), frame))
+    }
+
+    /// Notes that line `id` followed line `prev` (either may be unremembered).
+    fn follow(&mut self, prev: u32, id: u32) {
+        if let Some(e) = self.entries.get_mut(prev as usize) {
+            e.next = id;
         }
-        let frame = parse(line)?;
-        Some((self.remember(line, hash, &frame), frame))
+        self.prev = id;
     }
 
     /// Stores `line` and where `frame`'s fields lie in it, if there is room and every
@@ -103,6 +147,7 @@ impl LineMemo {
             symbol,
             offset,
             dso,
+            next: u32::MAX,
         });
         self.table.insert_unique(hash, (hash, id), |&(h, _)| h);
         LineId(id)

@@ -13,6 +13,7 @@ use super::{
     ThreadRef, add_weight,
 };
 use crate::ingest::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, StackId};
+use crate::ingest::memo::{LineId, LineMemo};
 use crate::ingest::script::{self, Diagnostics, Header, RawFrame, Sample};
 use crate::ingest::symbols;
 
@@ -22,24 +23,6 @@ pub(super) struct PieceResult {
     pub(super) diagnostics: Diagnostics,
     pub(super) header: Option<Header>,
 }
-
-/// A printed frame's symbol and DSO as (address, length) in the input. Addresses suffice
-/// within one buffer because the input does not change while it is borrowed, and the
-/// parser hands out the same slices for repeated lines.
-type LineKey = (usize, usize, usize, usize);
-
-fn line_key(f: &RawFrame<'_>) -> LineKey {
-    (
-        f.symbol.as_ptr() as usize,
-        f.symbol.len(),
-        f.dso.as_ptr() as usize,
-        f.dso.len(),
-    )
-}
-
-/// Distinct printed frames remembered at most: inputs whose lines rarely repeat skip the
-/// cache instead of growing it.
-const LINE_CAPACITY: usize = 1 << 16;
 
 /// No run interned yet for this (line, java) slot.
 const NO_RUN: (u32, u32) = (u32::MAX, 0);
@@ -57,16 +40,16 @@ pub(super) struct Builder {
     /// Event names as printed, by id ([`EventStats::name`] is lossy UTF-8).
     event_raw: Vec<Box<[u8]>>,
     event_names: FxHashMap<Box<[u8]>, EventId>,
-    /// Printed frame (in the current buffer) → its dense line id.
-    lines: FxHashMap<LineKey, u32>,
+    /// Callchain lines by content, with dense ids; kept from piece to piece.
+    memo: LineMemo,
     /// Per (line id, comm is a JVM's): a range of `frame_runs`, the ids the printed frame
     /// interns to, caller first.
     line_runs: Vec<(u32, u32)>,
     frame_runs: Vec<FrameId>,
     /// Per frame: the last (parent, stack) it was pushed as; most pushes repeat it.
     last_push: Vec<(StackId, StackId)>,
-    /// Leaf slices' (address, length) of symbol and offset → leaf id (current buffer).
-    leaf_cache: FxHashMap<(usize, usize, usize, usize), LeafId>,
+    /// Per line id: the leaf site of its frame, [`LeafId::NONE`] until seen.
+    line_leaves: Vec<LeafId>,
     piece: usize,
 }
 
@@ -82,29 +65,24 @@ impl Builder {
             last_event: None,
             event_raw: Vec::new(),
             event_names: FxHashMap::default(),
-            lines: FxHashMap::default(),
+            memo: LineMemo::default(),
             line_runs: Vec::new(),
             frame_runs: Vec::new(),
             last_push: Vec::new(),
-            leaf_cache: FxHashMap::default(),
+            line_leaves: Vec::new(),
             piece: 0,
         }
-    }
-
-    /// Forgets what is keyed by addresses in the input, before parsing a buffer that may
-    /// reuse the memory of an earlier one.
-    pub(super) fn new_buffer(&mut self) {
-        self.lines.clear();
-        self.line_runs.clear();
-        self.frame_runs.clear();
-        self.leaf_cache.clear();
     }
 
     pub(super) fn parse_piece(&mut self, data: &[u8], piece: usize) -> PieceResult {
         self.piece = piece;
         let mut header = Header::default();
         let mut diagnostics = Diagnostics::default();
-        script::parse(data, &mut header, &mut diagnostics, |s| self.add(s));
+        let mut memo = std::mem::take(&mut self.memo);
+        script::parse_with(data, &mut memo, &mut header, &mut diagnostics, |s| {
+            self.add(s)
+        });
+        self.memo = memo;
         PieceResult {
             diagnostics,
             header: (piece == 0).then_some(header),
@@ -137,7 +115,7 @@ impl Builder {
         weight: u64,
     ) {
         let leaf = match s.frames.first() {
-            Some(f) => self.leaf(f),
+            Some(f) => self.leaf(f, s.lines[0]),
             None => LeafId::NONE,
         };
         self.profile.samples.push(SampleRecord {
@@ -159,17 +137,13 @@ impl Builder {
         }
     }
 
-    /// The leaf site of a sample's innermost frame.
-    fn leaf(&mut self, f: &RawFrame<'_>) -> LeafId {
-        // Repeated lines share their slices (the parser's memo), so the slices'
-        // addresses find most leaves without hashing their text.
-        let ptr_key = (
-            f.symbol.as_ptr() as usize,
-            f.symbol.len(),
-            f.offset.as_ptr() as usize,
-            f.offset.len(),
-        );
-        if let Some(&id) = self.leaf_cache.get(&ptr_key) {
+    /// The leaf site of a sample's innermost frame, printed on `line`.
+    fn leaf(&mut self, f: &RawFrame<'_>, line: LineId) -> LeafId {
+        let slot = line.0 as usize;
+        if line != LineId::NONE
+            && let Some(&id) = self.line_leaves.get(slot)
+            && id != LeafId::NONE
+        {
             return id;
         }
         let offset = std::str::from_utf8(f.offset)
@@ -185,8 +159,11 @@ impl Builder {
             Some(i) => LeafId(i as u32),
             None => LeafId(leaves.insert_full((f.symbol.into(), offset)).0 as u32),
         };
-        if self.leaf_cache.len() < LINE_CAPACITY {
-            self.leaf_cache.insert(ptr_key, id);
+        if line != LineId::NONE {
+            if slot >= self.line_leaves.len() {
+                self.line_leaves.resize(slot + 1, LeafId::NONE);
+            }
+            self.line_leaves[slot] = id;
         }
         id
     }
@@ -259,11 +236,8 @@ impl Builder {
             // frames (their caller's DSO) and `--addrs` names of unknown frames.
             let cacheable =
                 !(f.is_inlined() || self.opts.include_addrs && f.symbol == b"[unknown]");
-            let slot = if cacheable {
-                self.line_slot(f, java)
-            } else {
-                None
-            };
+            let line = s.lines[i];
+            let slot = (cacheable && line != LineId::NONE).then(|| self.line_slot(line, java));
             if let Some(slot) = slot
                 && self.line_runs[slot] != NO_RUN
             {
@@ -296,19 +270,13 @@ impl Builder {
         stack
     }
 
-    /// The `line_runs` slot of a printed frame, when there is room to remember it.
-    fn line_slot(&mut self, f: &RawFrame<'_>, java: bool) -> Option<usize> {
-        let next = self.lines.len() as u32;
-        let line = match self.lines.get(&line_key(f)) {
-            Some(&id) => id,
-            None if self.lines.len() < LINE_CAPACITY => {
-                self.lines.insert(line_key(f), next);
-                self.line_runs.extend([NO_RUN, NO_RUN]);
-                next
-            }
-            None => return None,
-        };
-        Some(line as usize * 2 + java as usize)
+    /// The `line_runs` slot of a remembered line for a comm that is (not) a JVM's.
+    fn line_slot(&mut self, line: LineId, java: bool) -> usize {
+        let slot = line.0 as usize * 2 + java as usize;
+        if slot >= self.line_runs.len() {
+            self.line_runs.resize(slot + 2, NO_RUN);
+        }
+        slot
     }
 
     /// `parent` with `frame` called from its innermost frame.

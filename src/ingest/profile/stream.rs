@@ -30,7 +30,6 @@ impl Profile {
             loop {
                 let next = rx.lock().expect("profile worker panicked").recv();
                 let Ok((i, buf)) = next else { break };
-                b.new_buffer();
                 parts.push((i, b.parse_piece(&buf, i)));
                 progress(buf.len() as u64);
                 // The reader may be gone after an error: then the buffer is just freed.

@@ -22,6 +22,8 @@ use std::fmt;
 
 use rustc_hash::FxHashMap;
 
+use crate::ingest::memo::{LineId, LineMemo};
+
 pub use event::{EventRead, Sideband};
 pub use header::{EventDesc, EventType, Header};
 pub use line::{EventLine, RawFrame};
@@ -33,6 +35,11 @@ pub struct Sample<'a> {
     pub head: EventLine<'a>,
     /// The callchain, innermost frame first.
     pub frames: Vec<RawFrame<'a>>,
+    /// For each frame, the id of its callchain line in the parser's [`LineMemo`]:
+    /// frames with the same id are the same printed frame. [`LineId::NONE`] for frames
+    /// the memo could not vouch for (on the event line, inlined by a srcline, or a memo
+    /// full).
+    pub lines: Vec<LineId>,
     /// The 1-based line number of the event line, counted from the start of the parsed text.
     pub line: u64,
 }
@@ -195,13 +202,27 @@ pub fn parse<'a>(
     diag: &mut Diagnostics,
     sink: impl FnMut(&Sample<'a>),
 ) {
+    parse_with(data, &mut LineMemo::default(), header, diag, sink);
+}
+
+/// [`parse`], remembering callchain lines in `memo`, which may come from earlier calls:
+/// a worker parsing many pieces parses each distinct line once, and the ids in
+/// [`Sample::lines`] are the memo's.
+pub fn parse_with<'a>(
+    data: &'a [u8],
+    memo: &mut LineMemo,
+    header: &mut Header,
+    diag: &mut Diagnostics,
+    sink: impl FnMut(&Sample<'a>),
+) {
     let mut p = Parser {
         sample: Sample {
             head: EventLine::default(),
             frames: Vec::new(),
+            lines: Vec::new(),
             line: 0,
         },
-        memo: FrameMemo::default(),
+        memo,
         open: false,
         orphans: SkipKind::EventLine,
         comms: FxHashMap::default(),
@@ -211,8 +232,13 @@ pub fn parse<'a>(
     let mut in_header = true;
     let mut line_no = 0u64;
     let mut pos = 0;
-    while pos < data.len() {
-        let end = memchr::memchr(eol, &data[pos..]).map_or(data.len(), |i| pos + i);
+    // One scan for line ends over the whole input: cheaper than a search per line.
+    let ends =
+        memchr::memchr_iter(eol, data).chain((!data.ends_with(&[eol])).then_some(data.len()));
+    for end in ends {
+        if pos >= data.len() {
+            break;
+        }
         let raw = &data[pos..end];
         pos = end + 1;
         line_no += 1;
@@ -255,10 +281,10 @@ struct At<'a> {
 }
 
 /// The parser's state between lines.
-struct Parser<'a, F> {
+struct Parser<'a, 'm, F> {
     /// The sample being read; its frames vector is reused from sample to sample.
     sample: Sample<'a>,
-    memo: FrameMemo<'a>,
+    memo: &'m mut LineMemo,
     /// Whether `sample` is waiting for more callchain lines.
     open: bool,
     /// How to count lines that belong to no sample: callchains of skipped event lines.
@@ -268,20 +294,23 @@ struct Parser<'a, F> {
     sink: F,
 }
 
-impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
+impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, '_, F> {
     /// A line inside a sample's callchain.
     fn in_sample(&mut self, at: &At<'a>, diag: &mut Diagnostics) {
         let line = at.text;
         if line.is_empty() {
             diag.ignored_lines += 1;
             self.emit(diag);
-        } else if let Some(mut frame) = self.memo.frame(line) {
+        } else if let Some((mut id, mut frame)) = self.memo.frame(line, line::parse_stack_line) {
             // `-F +srcline --inline` moves an inlined frame's `(inlined)` to its srcline.
             if frame.dso.is_empty() && next_is_inlined_srcline(at.next, at.eol) {
                 frame.dso = b"inlined";
+                // The line alone no longer says what the frame is.
+                id = LineId::NONE;
             }
             diag.frame_lines += 1;
             self.sample.frames.push(frame);
+            self.sample.lines.push(id);
         } else if line::parse_srcline(line).is_some() {
             diag.srclines += 1;
         } else if !matches!(event::read_event_line(line), EventRead::Unreadable) {
@@ -345,10 +374,12 @@ impl<'a, F: FnMut(&Sample<'a>)> Parser<'a, F> {
         self.sample.head = head;
         self.sample.line = at.no;
         self.sample.frames.clear();
+        self.sample.lines.clear();
         self.orphans = SkipKind::EventLine;
         match head.frame {
             Some(frame) if !next_is_callchain(at.next, at.eol) => {
                 self.sample.frames.push(frame);
+                self.sample.lines.push(LineId::NONE);
                 self.emit(diag);
             }
             Some(_) => {
@@ -390,29 +421,6 @@ fn first_line(rest: &[u8], eol: u8) -> &[u8] {
 fn next_is_callchain(rest: &[u8], eol: u8) -> bool {
     let l = first_line(rest, eol);
     l.first() == Some(&b'\t') && line::parse_stack_line(l).is_some()
-}
-
-/// Remembers parsed callchain lines: a recording repeats the same few thousand lines
-/// millions of times, and a hash lookup is cheaper than parsing. Bounded, so inputs
-/// of all-distinct lines cost no more memory than a fixed table.
-#[derive(Default)]
-struct FrameMemo<'a> {
-    map: rustc_hash::FxHashMap<&'a [u8], RawFrame<'a>>,
-}
-
-impl<'a> FrameMemo<'a> {
-    const CAPACITY: usize = 1 << 16;
-
-    fn frame(&mut self, line: &'a [u8]) -> Option<RawFrame<'a>> {
-        if let Some(f) = self.map.get(line) {
-            return Some(*f);
-        }
-        let f = line::parse_stack_line(line)?;
-        if self.map.len() < Self::CAPACITY {
-            self.map.insert(line, f);
-        }
-        Some(f)
-    }
 }
 
 /// Whether the line at the start of `rest` is a srcline marked `(inlined)`, which makes
