@@ -27,29 +27,28 @@ impl LineId {
     pub const NONE: LineId = LineId(u32::MAX);
 }
 
-/// Where a field lies in its line: (start, end).
-type Span = (u32, u32);
+/// A record in the arena: its id, the record of the line that followed it last time,
+/// the line's length and where its frame's four fields are (start and end each), then
+/// the line. One place in memory holds all a repeat needs.
+const ID: usize = 0;
+const NEXT: usize = 4;
+const LEN: usize = 8;
+const SPANS: usize = 10;
+const TEXT: usize = SPANS + 16;
 
-/// A remembered line: its copy in the arena and where its frame's fields are.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    text: Span,
-    addr: Span,
-    symbol: Span,
-    offset: Span,
-    dso: Span,
-    /// The line that followed this one last time, `u32::MAX` before any.
-    next: u32,
-}
+/// No record.
+const NIL: u32 = u32::MAX;
 
 /// Lines remembered by content, bounded so that inputs of all-distinct lines cost a
 /// fixed amount of memory.
 pub struct LineMemo {
-    /// (hash, id) of each remembered line.
-    table: HashTable<(u64, u32)>,
-    entries: Vec<Entry>,
+    /// (high half of the line's hash, its record's offset in `arena`) per line.
+    table: HashTable<(u32, u32)>,
+    /// The records, back to back.
     arena: Vec<u8>,
-    /// The line looked up last, `u32::MAX` when it was not remembered.
+    /// Lines remembered.
+    count: u32,
+    /// The record of the line looked up last, [`NIL`] when it was not remembered.
     prev: u32,
 }
 
@@ -57,18 +56,38 @@ impl Default for LineMemo {
     fn default() -> Self {
         LineMemo {
             table: HashTable::new(),
-            entries: Vec::new(),
             arena: Vec::new(),
-            prev: u32::MAX,
+            count: 0,
+            prev: NIL,
         }
     }
+}
+
+/// The table's hash of a line's 32-bit hash, spread over 64 bits as the table expects.
+fn table_hash(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl LineMemo {
     /// Lines remembered at most.
     pub const CAPACITY: usize = 1 << 18;
-    /// Bytes of remembered text at most.
+    /// Bytes of records at most.
     const ARENA_CAPACITY: usize = 32 << 20;
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.arena[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    fn u16_at(&self, at: usize) -> usize {
+        u16::from_le_bytes(self.arena[at..at + 2].try_into().expect("2 bytes")) as usize
+    }
+
+    /// The line of the record at `rec`.
+    fn text(&self, rec: u32) -> &[u8] {
+        let rec = rec as usize;
+        let len = self.u16_at(rec + LEN);
+        &self.arena[rec + TEXT..rec + TEXT + len]
+    }
 
     /// The frame on `line`, from memory or from `parse` (which must return slices of
     /// `line`), with the line's id ([`LineId::NONE`] when it could not be remembered).
@@ -77,58 +96,61 @@ impl LineMemo {
         line: &'l [u8],
         parse: impl FnOnce(&'l [u8]) -> Option<RawFrame<'l>>,
     ) -> Option<(LineId, RawFrame<'l>)> {
-        let prev = std::mem::replace(&mut self.prev, u32::MAX);
-        let (entries, arena) = (&self.entries, &self.arena);
-        let predicted = entries.get(prev as usize).map(|e| e.next).filter(|&n| {
-            entries
-                .get(n as usize)
-                .is_some_and(|e| span(arena, e.text) == line)
-        });
-        let id = match predicted {
-            Some(id) => Some(id),
-            None => {
-                let hash = FxBuildHasher.hash_one(line);
-                let found = self.table.find(hash, |&(h, id)| {
-                    h == hash && span(arena, entries[id as usize].text) == line
-                });
-                match found {
-                    Some(&(_, id)) => Some(id),
-                    None => {
-                        let frame = parse(line)?;
-                        let id = self.remember(line, hash, &frame);
-                        self.follow(prev, id.0);
-                        return Some((id, frame));
-                    }
+        let prev = std::mem::replace(&mut self.prev, NIL);
+        let predicted = match prev {
+            NIL => NIL,
+            p => self.u32_at(p as usize + NEXT),
+        };
+        let rec = if predicted != NIL && self.text(predicted) == line {
+            predicted
+        } else {
+            let h = (FxBuildHasher.hash_one(line) >> 32) as u32;
+            let found = self.table.find(table_hash(h), |&(th, rec)| {
+                th == h && self.text(rec) == line
+            });
+            match found {
+                Some(&(_, rec)) => rec,
+                None => {
+                    let frame = parse(line)?;
+                    let rec = self.remember(line, h, &frame);
+                    self.follow(prev, rec);
+                    let id = match rec {
+                        NIL => LineId::NONE,
+                        r => LineId(self.u32_at(r as usize + ID)),
+                    };
+                    return Some((id, frame));
                 }
             }
         };
-        let id = id?;
-        self.follow(prev, id);
-        let e = &self.entries[id as usize];
+        self.follow(prev, rec);
+        let r = rec as usize + SPANS;
+        let field = |i: usize| &line[self.u16_at(r + 4 * i)..self.u16_at(r + 4 * i + 2)];
         let frame = RawFrame {
-            addr: span(line, e.addr),
-            symbol: span(line, e.symbol),
-            offset: span(line, e.offset),
-            dso: span(line, e.dso),
+            addr: field(0),
+            symbol: field(1),
+            offset: field(2),
+            dso: field(3),
         };
-        Some((LineId(id), frame))
+        Some((LineId(self.u32_at(rec as usize + ID)), frame))
     }
 
-    /// Notes that line `id` followed line `prev` (either may be unremembered).
-    fn follow(&mut self, prev: u32, id: u32) {
-        if let Some(e) = self.entries.get_mut(prev as usize) {
-            e.next = id;
+    /// Notes that the line of record `rec` followed that of `prev` (either may be NIL).
+    fn follow(&mut self, prev: u32, rec: u32) {
+        if prev != NIL {
+            let at = prev as usize + NEXT;
+            self.arena[at..at + 4].copy_from_slice(&rec.to_le_bytes());
         }
-        self.prev = id;
+        self.prev = rec;
     }
 
     /// Stores `line` and where `frame`'s fields lie in it, if there is room and every
-    /// field is a slice of the line.
-    fn remember(&mut self, line: &[u8], hash: u64, frame: &RawFrame<'_>) -> LineId {
-        if self.entries.len() >= Self::CAPACITY
-            || self.arena.len() + line.len() > Self::ARENA_CAPACITY
+    /// field is a slice of the line; returns its record or [`NIL`].
+    fn remember(&mut self, line: &[u8], h: u32, frame: &RawFrame<'_>) -> u32 {
+        if self.count as usize >= Self::CAPACITY
+            || line.len() > usize::from(u16::MAX)
+            || self.arena.len() + TEXT + line.len() > Self::ARENA_CAPACITY
         {
-            return LineId::NONE;
+            return NIL;
         }
         let (Some(addr), Some(symbol), Some(offset), Some(dso)) = (
             within(line, frame.addr),
@@ -136,46 +158,44 @@ impl LineMemo {
             within(line, frame.offset),
             within(line, frame.dso),
         ) else {
-            return LineId::NONE;
+            return NIL;
         };
-        let start = self.arena.len() as u32;
+        let rec = self.arena.len() as u32;
+        self.arena.extend_from_slice(&self.count.to_le_bytes());
+        self.arena.extend_from_slice(&NIL.to_le_bytes());
+        self.arena
+            .extend_from_slice(&(line.len() as u16).to_le_bytes());
+        for (start, end) in [addr, symbol, offset, dso] {
+            self.arena.extend_from_slice(&start.to_le_bytes());
+            self.arena.extend_from_slice(&end.to_le_bytes());
+        }
         self.arena.extend_from_slice(line);
-        let id = self.entries.len() as u32;
-        self.entries.push(Entry {
-            text: (start, start + line.len() as u32),
-            addr,
-            symbol,
-            offset,
-            dso,
-            next: u32::MAX,
-        });
-        self.table.insert_unique(hash, (hash, id), |&(h, _)| h);
-        LineId(id)
+        self.count += 1;
+        self.table
+            .insert_unique(table_hash(h), (h, rec), |&(th, _)| table_hash(th));
+        rec
     }
 
     /// Number of remembered lines; ids are below it.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count as usize
     }
 
     /// Whether no line is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.count == 0
     }
 }
 
-fn span(text: &[u8], (start, end): Span) -> &[u8] {
-    &text[start as usize..end as usize]
-}
-
 /// Where `field` lies in `line`, if it is a slice of it (an empty field anywhere is).
-fn within(line: &[u8], field: &[u8]) -> Option<Span> {
+fn within(line: &[u8], field: &[u8]) -> Option<(u16, u16)> {
     if field.is_empty() {
         return Some((0, 0));
     }
     let start = (field.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
     let end = start + field.len();
-    (end <= line.len()).then_some((start as u32, end as u32))
+    // Lines are at most u16::MAX long when this is called.
+    (end <= line.len()).then_some((start as u16, end as u16))
 }
 
 #[cfg(test)]

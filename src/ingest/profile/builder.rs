@@ -46,8 +46,10 @@ pub(super) struct Builder {
     /// interns to, caller first.
     line_runs: Vec<(u32, u32)>,
     frame_runs: Vec<FrameId>,
-    /// Per frame: the last (parent, stack) it was pushed as; most pushes repeat it.
-    last_push: Vec<(StackId, StackId)>,
+    /// Per stack (the root at index 0, stack `i` at `i + 1`): the last frame pushed on
+    /// it and the stack that made. Below a stack seen before, the next frame is mostly
+    /// the one seen last time.
+    last_child: Vec<(FrameId, StackId)>,
     /// Per line id: the leaf site of its frame, [`LeafId::NONE`] until seen.
     line_leaves: Vec<LeafId>,
     piece: usize,
@@ -68,7 +70,7 @@ impl Builder {
             memo: LineMemo::default(),
             line_runs: Vec::new(),
             frame_runs: Vec::new(),
-            last_push: Vec::new(),
+            last_child: Vec::new(),
             line_leaves: Vec::new(),
             piece: 0,
         }
@@ -281,17 +283,17 @@ impl Builder {
 
     /// `parent` with `frame` called from its innermost frame.
     fn push(&mut self, parent: StackId, frame: FrameId) -> StackId {
-        let i = frame.0 as usize;
-        if i >= self.last_push.len() {
-            self.last_push
-                .resize(i + 1, (StackId::EMPTY, StackId::EMPTY));
+        let i = parent.0.wrapping_add(1) as usize;
+        if i >= self.last_child.len() {
+            self.last_child
+                .resize(i + 1, (FrameId(u32::MAX), StackId::EMPTY));
         }
-        let (last_parent, last) = self.last_push[i];
-        if last_parent == parent && last != StackId::EMPTY {
+        let (last_frame, last) = self.last_child[i];
+        if last_frame == frame && last != StackId::EMPTY {
             return last;
         }
         let stack = self.profile.interner.push(parent, frame);
-        self.last_push[i] = (parent, stack);
+        self.last_child[i] = (frame, stack);
         stack
     }
 
