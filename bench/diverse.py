@@ -77,7 +77,8 @@ def rss_anon_kb(pid):
 
 
 def run(argv, out=subprocess.DEVNULL, pipe_from=None):
-    """Runs argv (its stdin fed by `cat pipe_from` when given): wall s, peak RssAnon MB."""
+    """Runs argv (its stdin fed by `cat pipe_from` when given): wall s, peak RssAnon MB,
+    CPU s (user + system)."""
     feeder = None
     stdin = subprocess.DEVNULL
     if pipe_from:
@@ -99,8 +100,9 @@ def run(argv, out=subprocess.DEVNULL, pipe_from=None):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     err = proc.stderr.read()
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
     th.join()
     if feeder:
@@ -108,7 +110,7 @@ def run(argv, out=subprocess.DEVNULL, pipe_from=None):
     if proc.returncode != 0:
         sys.exit(f"diverse.sh: error: exit {proc.returncode}: {' '.join(argv)}\n"
                  f"{err.decode(errors='replace')[-2000:]}")
-    return wall, peak[0] / 1024
+    return wall, peak[0] / 1024, usage.ru_utime + usage.ru_stime
 
 
 def medians(cmds):
@@ -116,14 +118,15 @@ def medians(cmds):
     for argv in cmds.values():
         run(argv)
     walls = {n: [] for n in cmds}
-    mem = {n: 0.0 for n in cmds}
+    cpus = {n: [] for n in cmds}
     for r in range(RUNS):
         for n, argv in cmds.items():
-            w, m = run(argv)
+            w, _, c = run(argv)
             walls[n].append(w)
-            mem[n] = max(mem[n], m)
+            cpus[n].append(c)
         log(f"round {r + 1}/{RUNS}: " + "  ".join(f"{n} {walls[n][-1]:.3f}" for n in cmds))
-    return {n: statistics.median(v) for n, v in walls.items()}, mem
+    med = lambda d: {n: statistics.median(v) for n, v in d.items()}
+    return med(walls), med(cpus)
 
 
 def same_output(a_argv, b_argv, tag):
@@ -148,17 +151,19 @@ def speed_row(name, path):
         "analyze": [FL, "analyze", path, "--json"],
     }
     log(f"{name}: {path} ({size / MB:.1f} MB)")
-    t, mem = medians(cmds)
+    t, cpu = medians(cmds)
     same = same_output(cmds["j1"], cmds["j2"], name)
-    return {"name": name, "path": path, "size": size, "t": t, "mem": mem, "same": same}
+    return {"name": name, "path": path, "size": size, "t": t, "cpu": cpu, "same": same}
 
 
 def print_speed(rows):
     print(f"\nspeed: medians of {RUNS} round-robin runs (after a warm-up), "
           f"MB = 10^6 bytes, loadavg at start {LOAD0}, at end {open('/proc/loadavg').read().split()[:3]}")
+    print("cpu: median user+system seconds; on a busy machine -j2 cannot beat -j1 in wall time, "
+          "but its CPU time shows what the split costs")
     hdr = (f"{'input':<11} {'MB':>6} {'collapse s':>10} {'MB/s':>6} {'inferno s':>9} "
            f"{'x inferno':>9} {'wc -l s':>7} {'x wc':>5} {'-j1 s':>6} {'-j2 s':>6} "
-           f"{'j1/j2':>5} {'same':>4} {'analyze s':>9} {'an/col':>6}")
+           f"{'j1/j2':>5} {'same':>4} {'cpu j1':>6} {'cpu j2':>6} {'analyze s':>9} {'an/col':>6}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -168,6 +173,7 @@ def print_speed(rows):
               f"{t['inferno'] / t['collapse']:>9.2f} {t['wc']:>7.3f} "
               f"{t['collapse'] / t['wc']:>5.1f} {t['j1']:>6.3f} {t['j2']:>6.3f} "
               f"{t['j1'] / t['j2']:>5.2f} {'yes' if r['same'] else 'NO':>4} "
+              f"{r['cpu']['j1']:>6.3f} {r['cpu']['j2']:>6.3f} "
               f"{t['analyze']:>9.3f} {t['analyze'] / t['collapse']:>6.2f}")
 
 

@@ -160,6 +160,11 @@ impl LineMemo {
         ) else {
             return NIL;
         };
+        if self.arena.capacity() == 0 {
+            // Reserved, not touched: growing by doubling would copy the records and, for
+            // a moment, hold them twice.
+            self.arena.reserve_exact(Self::ARENA_CAPACITY);
+        }
         let rec = self.arena.len() as u32;
         self.arena.extend_from_slice(&self.count.to_le_bytes());
         self.arena.extend_from_slice(&NIL.to_le_bytes());
