@@ -151,12 +151,17 @@ fn phase_colors(stacks: &[(Vec<u8>, u64)]) -> Vec<(String, [u8; 3])> {
             _ => [170, 170, 170],
         }
     };
-    let mut best: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut per: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for (line, n) in stacks {
-        let text = String::from_utf8_lossy(line);
+    // Lines are folded from valid UTF-8 already; borrow their parts rather than copy them.
+    let texts: Vec<_> = stacks
+        .iter()
+        .map(|(l, _)| String::from_utf8_lossy(l))
+        .collect();
+    let mut phases: FxHashMap<String, u32> = FxHashMap::default();
+    let mut per: FxHashMap<(&str, u32), u64> = FxHashMap::default();
+    for (text, (_, n)) in texts.iter().zip(stacks) {
         let mut parts = text.split(';');
         let mut phase = String::new();
+        let mut id = phase_id(&mut phases, &phase);
         for part in parts.by_ref() {
             match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
                 Some(p) if phase.is_empty() || !p.contains(' ') => {
@@ -164,23 +169,43 @@ fn phase_colors(stacks: &[(Vec<u8>, u64)]) -> Vec<(String, [u8; 3])> {
                         phase.push('/');
                     }
                     phase.push_str(p);
-                    *per.entry((part.to_string(), phase.clone())).or_default() += n;
+                    id = phase_id(&mut phases, &phase);
+                    *per.entry((part, id)).or_default() += n;
                 }
                 _ => {
-                    *per.entry((part.to_string(), phase.clone())).or_default() += n;
+                    *per.entry((part, id)).or_default() += n;
                     break;
                 }
             }
         }
         for part in parts {
-            *per.entry((part.to_string(), phase.clone())).or_default() += n;
+            *per.entry((part, id)).or_default() += n;
         }
     }
-    for ((frame, phase), n) in per {
-        let e = best.entry(frame).or_insert((phase.clone(), 0));
-        if n > e.1 {
+    let mut names = vec![""; phases.len()];
+    for (name, &id) in &phases {
+        names[id as usize] = name;
+    }
+    // Each frame's heaviest phase; of equally heavy ones, the first by name.
+    let mut best: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
+    for ((frame, id), n) in per {
+        let phase = names[id as usize];
+        let e = best.entry(frame).or_insert((phase, n));
+        if n > e.1 || n == e.1 && phase < e.0 {
             *e = (phase, n);
         }
     }
-    best.into_iter().map(|(f, (p, _))| (f, color(&p))).collect()
+    best.into_iter()
+        .map(|(f, (p, _))| (f.to_string(), color(p)))
+        .collect()
+}
+
+/// The id of a phase path, numbered in order of first use.
+fn phase_id(phases: &mut FxHashMap<String, u32>, phase: &str) -> u32 {
+    if let Some(&id) = phases.get(phase) {
+        return id;
+    }
+    let id = phases.len() as u32;
+    phases.insert(phase.to_string(), id);
+    id
 }

@@ -130,32 +130,15 @@ pub(super) fn phase_samples(
     }
     let mut groups: Vec<_> = p.groups.iter().map(|(k, v)| (*k, *v)).collect();
     groups.sort_unstable();
+    // Groups of one stack differ only by thread: name its frames once.
+    let mut names_of: FxHashMap<(StackId, u32), Vec<String>> = FxHashMap::default();
     for ((thread, stack, id), (n, weight)) in groups {
         let path = &p.path_names[id as usize];
         let top = path.split('/').next().unwrap_or_default();
-        // Only frames below the one that put the stack in its phase say where the
-        // phase's time went (`unmap_page_range` under `exit_mmap`, not the signal
-        // delivery that led to `do_exit`).
-        let all: Vec<String> = profile
-            .interner
-            .frames_of(stack)
-            .into_iter()
-            .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
-            .collect();
-        let anchors: Vec<&String> = classifier
-            .rules()
-            .phases
-            .iter()
-            .filter(|r| r.name == top)
-            .flat_map(|r| r.frames.iter())
-            .collect();
-        let below = all
-            .iter()
-            .rposition(|f| anchors.contains(&f))
-            .map_or(0, |p| p + 1);
-        let mut names = all[below..].to_vec();
-        names.sort();
-        names.dedup();
+        let names = names_of
+            .entry((stack, id))
+            .or_insert_with(|| phase_frames(profile, classifier, stack, top))
+            .clone();
         p.total.add_n(path, n, weight);
         let entry = p.per_thread.entry(thread).or_default();
         entry.0.add_n(path, n, weight);
@@ -169,6 +152,38 @@ pub(super) fn phase_samples(
         }
     }
     p
+}
+
+/// The distinct names of a stack's frames that say where its phase's time went: only
+/// frames below the one that put the stack in its phase (`unmap_page_range` under
+/// `exit_mmap`, not the signal delivery that led to `do_exit`).
+fn phase_frames(
+    profile: &Profile,
+    classifier: &Classifier<'_>,
+    stack: StackId,
+    top: &str,
+) -> Vec<String> {
+    let all: Vec<String> = profile
+        .interner
+        .frames_of(stack)
+        .into_iter()
+        .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
+        .collect();
+    let anchors: Vec<&String> = classifier
+        .rules()
+        .phases
+        .iter()
+        .filter(|r| r.name == top)
+        .flat_map(|r| r.frames.iter())
+        .collect();
+    let below = all
+        .iter()
+        .rposition(|f| anchors.contains(&f))
+        .map_or(0, |p| p + 1);
+    let mut names = all[below..].to_vec();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Converts a phase tree to report phases with shares of the tree's total.
