@@ -9,7 +9,7 @@ use indexmap::Equivalent;
 use rustc_hash::FxHashMap;
 
 use crate::ingest::intern::{FxIndexSet, Interner, StackId};
-use crate::ingest::script::{self, Diagnostics, Header};
+use crate::ingest::script::{self, Diagnostics, Header, Sample};
 use crate::units::Nanos;
 
 mod builder;
@@ -283,8 +283,8 @@ impl Profile {
 
     /// Builds a profile from samples another reader produced (perf.data), fed in
     /// order by `feed`. Each sample's `line` must grow from one sample to the next: it
-    /// orders the samples and ties payloads to them. The slices a sample borrows must
-    /// not change while the profile is built (frames are cached by address).
+    /// orders the samples and ties payloads to them. Frames with the same id in
+    /// [`Sample::lines`] must be the same frame (their names are cached by id).
     pub fn from_samples<'a>(
         header: Header,
         opts: BuildOptions,

@@ -25,6 +25,7 @@ use linux_perf_data::{DsoKey, PerfFileReader, PerfFileRecord};
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::ingest::memo::LineId;
 use crate::ingest::profile::{BuildOptions, Profile};
 use crate::ingest::script::{EventLine, Header, RawFrame, Sample};
 use crate::units::Nanos;
@@ -590,6 +591,7 @@ fn build_profile(
         let mut sample = Sample {
             head: EventLine::default(),
             frames: Vec::new(),
+            lines: Vec::new(),
             line: 0,
         };
         for (i, p) in samples.iter().enumerate() {
@@ -605,7 +607,12 @@ fn build_profile(
                 frame: None,
             };
             sample.frames.clear();
+            sample.lines.clear();
             let (start, len) = (p.chain.0 as usize, p.chain.1 as usize);
+            // A frame's index in the resolver's table names it, as a line id would.
+            sample
+                .lines
+                .extend(chains[start..start + len].iter().map(|&f| LineId(f)));
             sample.frames.extend(
                 chains[start..start + len]
                     .iter()

@@ -91,7 +91,7 @@ impl Builder {
         }
     }
 
-    fn add(&mut self, s: &Sample<'_>) {
+    pub(super) fn add(&mut self, s: &Sample<'_>) {
         let event = self.event(s);
         let thread = self.thread(s);
         let stack = self.stack(s);

@@ -35,10 +35,10 @@ pub struct Sample<'a> {
     pub head: EventLine<'a>,
     /// The callchain, innermost frame first.
     pub frames: Vec<RawFrame<'a>>,
-    /// For each frame, the id of its callchain line in the parser's [`LineMemo`]:
-    /// frames with the same id are the same printed frame. [`LineId::NONE`] for frames
-    /// the memo could not vouch for (on the event line, inlined by a srcline, or a memo
-    /// full).
+    /// For each frame, an id naming it: frames with the same id are the same printed
+    /// frame (the id of its callchain line in the parser's [`LineMemo`], or of the frame
+    /// in another reader's table). [`LineId::NONE`] for frames nothing vouches for (on
+    /// the event line, inlined by a srcline, or a memo full).
     pub lines: Vec<LineId>,
     /// The 1-based line number of the event line, counted from the start of the parsed text.
     pub line: u64,
