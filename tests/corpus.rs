@@ -3,9 +3,10 @@
 
 mod common;
 
-use faultline::fold::collapse::{self, FoldOptions};
+use common::collapse;
+use faultline::fold::collapse::FoldOptions;
 use faultline::ingest::input::Input;
-use faultline::ingest::profile::{BuildOptions, Profile};
+use faultline::ingest::profile::BuildOptions;
 
 fn options(flag: &str) -> (BuildOptions, FoldOptions) {
     let mut fold = FoldOptions::default();
@@ -24,16 +25,6 @@ fn options(flag: &str) -> (BuildOptions, FoldOptions) {
         other => panic!("manifest flag {other:?} not handled"),
     }
     (build, fold)
-}
-
-fn collapse(data: &[u8], build: BuildOptions, fold: &FoldOptions) -> Vec<u8> {
-    let profile = Profile::build(data, build, &|_| {});
-    let events = collapse::select_events(&profile, None).unwrap();
-    let mut out = Vec::new();
-    collapse::fold(&profile, &events, fold)
-        .write_to(&mut out)
-        .unwrap();
-    out
 }
 
 #[test]

@@ -130,3 +130,19 @@ pub fn analyze_oom_fixture(out: &Path) -> String {
         out.to_str().unwrap(),
     ])
 }
+
+/// Folded stacks of `perf script` text, as `faultline collapse` prints them.
+pub fn collapse(
+    data: &[u8],
+    build: faultline::ingest::profile::BuildOptions,
+    fold: &faultline::fold::collapse::FoldOptions,
+) -> Vec<u8> {
+    use faultline::fold::collapse;
+    let profile = faultline::ingest::profile::Profile::build(data, build, &|_| {});
+    let events = collapse::select_events(&profile, None).unwrap();
+    let mut out = Vec::new();
+    collapse::fold(&profile, &events, fold)
+        .write_to(&mut out)
+        .unwrap();
+    out
+}

@@ -331,7 +331,9 @@ impl Builder {
             if java {
                 symbols::tidy_java(&mut self.key, 1);
             }
-            self.part_ids.push(self.profile.interner.frame(&self.key));
+            let id = self.profile.interner.frame(&self.key);
+            self.profile.interner.set_dso(id, annotation_dso);
+            self.part_ids.push(id);
         }
     }
 }
