@@ -2,8 +2,8 @@
 //!
 //! The hot path of every command. A recording repeats a few thousand distinct callchain
 //! lines millions of times, so each distinct printed frame gets a dense id once and
-//! everything after that is indexing flat vectors: id → the frames it interns to, frame →
-//! the stack it last extended. Hash lookups happen only for lines and pushes not seen
+//! everything after that is indexing flat vectors: line id → the frames it interns to,
+//! stack → the child it last had. Hash lookups happen only for lines and pushes not seen
 //! before.
 
 use rustc_hash::FxHashMap;
