@@ -100,6 +100,75 @@ fn samples(run: &RunDir) -> Vec<(u64, String, i32, Vec<String>)> {
     out
 }
 
+/// The parts of `analyze`'s report that must not depend on the input kind (issue 11).
+const SAME_ACROSS_INPUTS: [&str; 5] = ["events", "irq_sticky", "phases", "markers", "segments"];
+
+/// Asserts that `analyze` of the run through its perf.data and through its perf.script
+/// (a copy of the run without perf.data) gives the same report parts.
+fn same_analysis_from_perf_data_and_script(run: &RunDir) {
+    let copy = PathBuf::from(format!("{}-script", run.path().display()));
+    let _copy = RunDir(copy.clone());
+    copy_tree(run.path(), &copy, &|p| p.ends_with("perf.data"));
+    let analyze =
+        |dir: &Path| common::faultline_json(&["analyze", "--json", dir.to_str().unwrap()]);
+    let (data, script) = (analyze(run.path()), analyze(&copy));
+    assert_eq!(data["input"]["kind"], script["input"]["kind"]);
+    for key in SAME_ACROSS_INPUTS {
+        let mut diffs = Vec::new();
+        json_diff(key, &data[key], &script[key], &mut diffs);
+        assert!(
+            diffs.is_empty(),
+            "{key} differs (perf.data vs perf.script):\n{}",
+            diffs.join("\n")
+        );
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if skip(&p) {
+            continue;
+        } else if p.is_dir() {
+            copy_tree(&p, &dest, skip);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// Lists where two JSON values differ. Numbers may differ by 2 µs (perf script prints
+/// times in whole µs, perf.data has ns) or one part in 10^9 (float rounding).
+fn json_diff(at: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                json_diff(
+                    &format!("{at}.{k}"),
+                    &x[k],
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                json_diff(&format!("{at}[{i}]"), p, q, out);
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            let (p, q) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            if (p - q).abs() > 2e-6_f64.max(p.abs() * 1e-9) {
+                out.push(format!("{at}: {p} vs {q}"));
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!("{at}: {a} vs {b}")),
+    }
+}
+
 #[test]
 fn zero_page_run_directory_has_everything() {
     require_recording!();
@@ -107,7 +176,15 @@ fn zero_page_run_directory_has_everything() {
     let run = RunDir::new("zero-page");
     let out = record(
         &run,
-        &["--workload", "zero-page", "--stride", "4k", "--span", "1g"],
+        &[
+            "--script",
+            "--workload",
+            "zero-page",
+            "--stride",
+            "4k",
+            "--span",
+            "1g",
+        ],
     );
     assert!(out.status.success());
     let m = run.manifest();
@@ -168,6 +245,7 @@ fn zero_page_run_directory_has_everything() {
     assert!(run.path().join("proc/maps.start").is_file());
     assert!(run.path().join("perf.data").is_file());
     no_leftover_cgroups();
+    same_analysis_from_perf_data_and_script(&run);
 }
 
 #[test]
@@ -186,6 +264,9 @@ fn breadth_first_page_tables_match_the_model() {
         ],
     );
     assert!(out.status.success());
+    // Without --script, perf.data alone, its samples counted.
+    assert!(!run.path().join("perf.script").exists());
+    assert!(run.manifest()["samples"]["cpu-clock"].as_u64().unwrap() > 10);
     let w = run.workload();
     let measured = w["vm_pte_kb"].as_u64().unwrap() as f64;
     let predicted = faultline::analyze::pagetable::predict_breadth_first(faults)
@@ -206,9 +287,16 @@ fn breadth_first_to_oom_is_contained_and_shows_exit_work() {
     let run = RunDir::new("bf-oom");
     let out = record(
         &run,
-        &["--mem-limit", "256m", "--workload", "breadth-first"],
+        &[
+            "--script",
+            "--mem-limit",
+            "256m",
+            "--workload",
+            "breadth-first",
+        ],
     );
     assert!(out.status.success());
+    same_analysis_from_perf_data_and_script(&run);
     let m = run.manifest();
     assert_eq!(m["system_wide"], true, "OOM workloads record system-wide");
     assert!(m["oom_kills"].as_u64().unwrap() >= 1, "{m}");
@@ -295,6 +383,7 @@ fn madvise_workloads_run() {
         let out = record(
             &run,
             &[
+                "--script",
                 "--workload",
                 "madvise",
                 "--advice",
@@ -305,6 +394,7 @@ fn madvise_workloads_run() {
         );
         assert!(out.status.success(), "{advice}");
         assert_eq!(run.workload()["faults_attempted"], 20_000);
+        same_analysis_from_perf_data_and_script(&run);
     }
 }
 

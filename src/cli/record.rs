@@ -67,6 +67,9 @@ pub struct RecordArgs {
     /// How long to keep recording after the workload exits (deferred exit work).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     tail: Duration,
+    /// Also write perf.script (perf script --header text) beside perf.data.
+    #[arg(long)]
+    script: bool,
     /// A built-in workload (the same as giving NAME without --workload).
     #[arg(long = "workload", value_name = "NAME", hide = true)]
     workload_flag: Option<String>,
@@ -253,6 +256,7 @@ impl RecordArgs {
         let mut o = RecordOptions::new(target, run_dir);
         o.force = self.force;
         o.no_wait = self.no_wait;
+        o.script = self.script;
         o.mem_limit = self.mem_limit;
         o.thp = self
             .thp

@@ -81,7 +81,9 @@ impl Fake {
 
 /// What perf and the exec wrapper leave in a run directory.
 fn write_recording(run: &RunDir) {
-    std::fs::write(run.perf_data(), b"PERFILE2").unwrap();
+    // A real recording, so the samples can be counted from it.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/perf-data/pd.data");
+    std::fs::copy(fixture, run.perf_data()).unwrap();
     let exit = WorkloadExit {
         pid: 4242,
         code: Some(0),

@@ -105,6 +105,9 @@ pub struct RecordOptions {
     /// How long to keep recording after the workload exits, to catch deferred exit
     /// work (RCU page-table freeing, the OOM reaper).
     pub tail: Duration,
+    /// Also write perf.script (`perf script --header`) beside perf.data. faultline
+    /// reads perf.data itself; the text is for people and other tools.
+    pub script: bool,
 }
 
 impl RecordOptions {
@@ -123,6 +126,7 @@ impl RecordOptions {
             scope: Scope::Auto,
             snapshot_interval: Duration::from_millis(20),
             tail: Duration::from_secs(1),
+            script: false,
         }
     }
 }

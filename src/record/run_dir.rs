@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! RUN/manifest.json           Manifest           runner, at the end
-//! RUN/perf.data, perf.script                     perf
+//! RUN/perf.data, perf.script (with --script)     perf
 //! RUN/workload.pid                               exec, as soon as the child exists
 //! RUN/workload.exit.json      WorkloadExit       exec, when the child is reaped
 //! RUN/workload.json           WorkloadSummary    a built-in workload, at its end
@@ -313,7 +313,8 @@ pub struct Manifest {
     /// Timeline lines the /proc sampler wrote.
     #[serde(default)]
     pub proc_snapshots: u64,
-    /// Samples per event in perf.script.
+    /// Samples per event in perf.data (in perf.script, for runs before faultline read
+    /// perf.data itself).
     #[serde(default)]
     pub samples: BTreeMap<String, u64>,
 }

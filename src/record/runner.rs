@@ -6,7 +6,7 @@
 //! fake machine. The stages: take the THP lock; stage a directory beside the run
 //! directory; make the machine changes (each written to the state file first); run perf
 //! with the sampler; read the cgroup's figures; undo every change (on every path); turn
-//! perf.data into perf.script; write the manifest; rename the staging directory into
+//! count perf.data's samples (and write perf.script on request); write the manifest; rename the staging directory into
 //! place.
 
 use std::fs;
@@ -197,13 +197,15 @@ fn finish(
     }
     // perf record passes on the workload's failure; that is the workload's story
     // (an OOM kill is the point of some runs), not perf's, when data was written.
-    let script = run.perf_script();
-    let st = sys.perf_script(&data, &script).map_err(io_err(&script))?;
-    if !st.success() {
-        return Err(RecordError::PerfFailed {
-            step: "script",
-            status: st.to_string(),
-        });
+    if opts.script {
+        let script = run.perf_script();
+        let st = sys.perf_script(&data, &script).map_err(io_err(&script))?;
+        if !st.success() {
+            return Err(RecordError::PerfFailed {
+                step: "script",
+                status: st.to_string(),
+            });
+        }
     }
     let manifest = Manifest {
         format: Some(FORMAT.into()),
@@ -227,7 +229,7 @@ fn finish(
         perf_status: status.code(),
         wall_seconds: started.elapsed().as_secs_f64(),
         proc_snapshots: snapshots,
-        samples: count_samples(&script)?,
+        samples: count_samples(&data)?,
     };
     run.write_manifest(&manifest)?;
     Ok(manifest)
@@ -371,15 +373,20 @@ pub fn publish(staging: &Path, run_dir: &Path, force: bool) -> Result<(), Record
     fs::remove_dir_all(&old).map_err(io_err(&old))
 }
 
-/// Samples per event in a `perf script` file.
-fn count_samples(script: &Path) -> Result<std::collections::BTreeMap<String, u64>, RecordError> {
-    let input = crate::ingest::input::Input::open(Some(script)).map_err(|e| RecordError::Io {
-        path: script.to_path_buf(),
+/// Samples per event in perf.data, read the way `analyze` reads it.
+fn count_samples(data: &Path) -> Result<std::collections::BTreeMap<String, u64>, RecordError> {
+    use crate::ingest::load::{LoadOptions, load};
+    // An empty recording (a workload that refused to run) is still a run.
+    let opts = LoadOptions {
+        allow_empty: true,
+        ..LoadOptions::default()
+    };
+    let loaded = load(Some(data), &opts).map_err(|e| RecordError::Io {
+        path: data.to_path_buf(),
         source: io::Error::other(e.to_string()),
     })?;
-    let profile =
-        crate::ingest::profile::Profile::build(input.bytes(), Default::default(), &|_| {});
-    Ok(profile
+    Ok(loaded
+        .profile
         .events
         .iter()
         .map(|e| (e.name.clone(), e.samples))

@@ -359,6 +359,7 @@ fn a_recording_writes_a_typed_manifest_and_gives_the_machine_back() {
     let mut s = Setup::new("rec-ok", workload(false));
     s.opts.thp = Some(ThpMode::Never);
     s.opts.mem_limit = Some(Bytes(256 << 20));
+    s.opts.script = true;
     let mut fake = s.fake();
     fake.oom_kills = 1;
     let out = s.run(&mut fake).unwrap();
@@ -380,8 +381,10 @@ fn a_recording_writes_a_typed_manifest_and_gives_the_machine_back() {
     assert_eq!(m.exit.unwrap().pid, 4242);
     assert_eq!(m.perf_status, Some(0));
     assert_eq!(m.proc_snapshots, 3);
-    assert_eq!(m.samples["cpu-clock"], 72);
-    assert_eq!(m.samples[COUNTED_FAULTS_EVENT], 10319);
+    // Counted from perf.data (the fake's is fixtures/perf-data/pd.data), not perf.script.
+    assert_eq!(m.samples["cpu-clock"], 30);
+    assert_eq!(m.samples["sched:sched_process_exit"], 3);
+    assert!(RunDir::new(&s.opts.run_dir).perf_script().is_file());
     // On disk, as read back through the contract.
     let run = RunDir::new(&s.opts.run_dir);
     assert_eq!(run.read_manifest().unwrap().as_ref(), Some(m));
@@ -407,6 +410,17 @@ fn a_recording_writes_a_typed_manifest_and_gives_the_machine_back() {
     let pos = |p: &str| fake.log.iter().position(|l| l.starts_with(p)).unwrap();
     assert!(pos("cgroup remove") < pos("perf script"));
     assert!(pos("thp madvise") < pos("perf script"));
+}
+
+#[test]
+fn perf_script_runs_only_on_request() {
+    let s = Setup::new("rec-noscript", workload(false));
+    let mut fake = s.fake();
+    let m = s.run(&mut fake).unwrap().manifest;
+    assert!(!fake.log.iter().any(|l| l.starts_with("perf script")));
+    let run = RunDir::new(&s.opts.run_dir);
+    assert!(run.perf_data().is_file() && !run.perf_script().exists());
+    assert_eq!(m.samples["cpu-clock"], 30);
 }
 
 #[test]
@@ -441,6 +455,7 @@ fn cleanup_when_perf_fails_without_data() {
 fn cleanup_when_perf_script_fails() {
     let mut s = Setup::new("rec-script", workload(false));
     s.opts.mem_limit = Some(Bytes(1 << 30));
+    s.opts.script = true;
     let mut fake = s.fake();
     fake.perf = Perf::ScriptFails;
     let e = s.run(&mut fake).unwrap_err();
