@@ -74,6 +74,9 @@ impl Symbol<'_> {
 #[derive(Debug, Clone)]
 pub struct SymbolTable {
     syms: Vec<Entry>,
+    /// `syms[i].start`, searched instead of `syms`: a library's table is tens of MB,
+    /// its start addresses a quarter of that, so a lookup misses the cache less.
+    starts: Vec<u64>,
     text: String,
     modules: Vec<Box<str>>,
     /// First index of an alias group → the alias perf keeps. Groups can be hundreds
@@ -85,6 +88,7 @@ impl Default for SymbolTable {
     fn default() -> Self {
         SymbolTable {
             syms: Vec::new(),
+            starts: Vec::new(),
             text: String::new(),
             modules: vec!["".into()],
             chosen: RefCell::default(),
@@ -146,6 +150,13 @@ impl SymbolTable {
         }
     }
 
+    /// Makes room for `symbols` more symbols with `text` bytes of names: a large
+    /// library's table grown by doubling would copy and zero tens of MB more.
+    pub fn reserve(&mut self, symbols: usize, text: usize) {
+        self.syms.reserve(symbols);
+        self.text.reserve(text);
+    }
+
     /// Number of symbols, aliases included.
     pub fn len(&self) -> usize {
         self.syms.len()
@@ -180,6 +191,12 @@ impl SymbolTable {
                 round_up_page(self.syms[i].start) + 4096
             };
         }
+        self.index();
+    }
+
+    fn index(&mut self) {
+        self.starts.clear();
+        self.starts.extend(self.syms.iter().map(|s| s.start));
     }
 
     /// Adds symbols with sizes after [`SymbolTable::finish`], keeping the order (after
@@ -191,17 +208,21 @@ impl SymbolTable {
         // Stable, and linear on two sorted runs.
         self.syms.sort_by_key(|s| s.start);
         self.chosen.borrow_mut().clear();
+        self.index();
     }
 
     /// The symbol containing `addr`: of the aliases at the nearest start below it, the
     /// one perf's `symbols__fixup_duplicate` keeps.
     pub fn find(&self, addr: u64) -> Option<Symbol<'_>> {
-        let last = self
-            .syms
-            .partition_point(|s| s.start <= addr)
-            .checked_sub(1)?;
-        let start = self.syms[last].start;
-        let first = self.syms[..last].partition_point(|s| s.start < start);
+        let last = self.starts.partition_point(|&s| s <= addr).checked_sub(1)?;
+        let start = self.starts[last];
+        // Aliases are few and adjacent: a walk back, not a second search.
+        let first = last
+            - self.starts[..last]
+                .iter()
+                .rev()
+                .take_while(|&&s| s == start)
+                .count();
         let best = if first == last {
             last
         } else {
@@ -230,6 +251,7 @@ impl SymbolTable {
             s.start = s.start.wrapping_add_signed(delta);
             s.end = s.end.wrapping_add_signed(delta);
         }
+        self.index();
     }
 }
 
@@ -265,37 +287,51 @@ fn first_is_better(a: &Symbol<'_>, b: &Symbol<'_>) -> bool {
 }
 
 /// Parses `/proc/kallsyms` text: text, weak, data and bss symbols, modules included.
-pub fn parse_kallsyms(text: &str) -> SymbolTable {
+/// A kernel lists some 200,000 symbols, so lines are split with memchr and no line
+/// or name is allocated (names are copied into the table's one buffer).
+pub fn parse_kallsyms(text: &[u8]) -> SymbolTable {
     let mut table = SymbolTable::default();
-    for line in text.lines() {
-        let mut parts = line.split_ascii_whitespace();
-        let (Some(addr), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next())
-        else {
+    // Lines of one module come together: look its id up once per run of them.
+    let mut last_module: (&[u8], u32) = (b"", 0);
+    for line in text.split(|&b| b == b'\n') {
+        let Some((start, kind, name, module)) = kallsyms_line(line) else {
             continue;
         };
-        let Ok(start) = u64::from_str_radix(addr, 16) else {
-            continue;
-        };
-        let Some(kind) = kind.chars().next() else {
-            continue;
-        };
-        if !matches!(kind.to_ascii_uppercase(), 'T' | 'W' | 'D' | 'B') {
+        if !matches!(kind.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
             continue;
         }
-        let module = parts
-            .next()
-            .map(|m| m.trim_start_matches('[').trim_end_matches(']'))
-            .unwrap_or("");
         let binding = match kind {
-            'W' | 'w' => Binding::Weak,
+            b'W' | b'w' => Binding::Weak,
             c if c.is_ascii_uppercase() => Binding::Global,
             _ => Binding::Local,
         };
-        let module = table.module_id(module);
-        table.push_in(start, 0, name, false, binding, module);
+        if module != last_module.0 {
+            let id = table.module_id(&String::from_utf8_lossy(module));
+            last_module = (module, id);
+        }
+        let name = String::from_utf8_lossy(name);
+        table.push_in(start, 0, &name, false, binding, last_module.1);
     }
     table.finish(true);
     table
+}
+
+/// One kallsyms line: `ADDR TYPE NAME[\t[MODULE]]` → (address, type, name, module).
+fn kallsyms_line(line: &[u8]) -> Option<(u64, u8, &[u8], &[u8])> {
+    let sp = memchr::memchr(b' ', line)?;
+    let start = u64::from_str_radix(std::str::from_utf8(&line[..sp]).ok()?, 16).ok()?;
+    let rest = &line[sp + 1..];
+    let (&kind, rest) = rest.split_first()?;
+    let rest = rest.strip_prefix(b" ")?;
+    let (name, module) = match memchr::memchr(b'\t', rest) {
+        Some(t) => (&rest[..t], rest[t + 1..].trim_ascii()),
+        None => (rest.trim_ascii_end(), &b""[..]),
+    };
+    let module = module
+        .strip_prefix(b"[")
+        .and_then(|m| m.strip_suffix(b"]"))
+        .unwrap_or(module);
+    (!name.is_empty()).then_some((start, kind, name, module))
 }
 
 /// Parses a `/tmp/perf-PID.map` (`START SIZE name`, hex, one per line).
@@ -365,11 +401,14 @@ pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
     }
     let has_symtab = file.symbols().next().is_some();
     out.has_symtab = has_symtab;
-    let symbols = if has_symtab {
-        file.symbols()
+    let (symbols, tab, strtab) = if has_symtab {
+        (file.symbols(), ".symtab", ".strtab")
     } else {
-        file.dynamic_symbols()
+        (file.dynamic_symbols(), ".dynsym", ".dynstr")
     };
+    let size = |name| file.section_by_name(name).map_or(0, |s| s.size() as usize);
+    // ELF64 symbols are 24 bytes; the string table bounds the names' bytes.
+    out.table.reserve(size(tab) / 24, size(strtab));
     for sym in symbols {
         if !(matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data) || is_label(&sym))
             || sym.is_undefined()
@@ -402,13 +441,11 @@ pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
         } else {
             Binding::Local
         };
-        out.table.push(
-            sym.address(),
-            sym.size(),
-            &String::from_utf8_lossy(raw),
-            true,
-            binding,
-        );
+        // Valid UTF-8 in practice: the fast check, a lossy copy only when not.
+        let name = std::str::from_utf8(raw)
+            .map_or_else(|_| String::from_utf8_lossy(raw), std::borrow::Cow::Borrowed);
+        out.table
+            .push(sym.address(), sym.size(), &name, true, binding);
     }
     out.table.finish(false);
     out.plt = plt_symbols(&file);
@@ -605,7 +642,7 @@ mod tests {
     #[test]
     fn kallsyms_aliases_ends_and_modules() {
         let t = parse_kallsyms(
-            "ffffffff81000000 T _stext\n\
+            b"ffffffff81000000 T _stext\n\
              ffffffff81000000 T startup_64\n\
              ffffffff81000100 t helper\n\
              ffffffff81000100 W __helper\n\
