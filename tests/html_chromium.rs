@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use faultline::fold::collapse::{FoldOptions, fold, select_events};
@@ -63,9 +64,15 @@ enum Frames {
     Isolated,
 }
 
+static BROWSER: Mutex<()> = Mutex::new(());
+
 /// Loads `page` in headless Chromium with a fresh profile and returns its DOM and
 /// console messages.
 fn load(page: &Path, scratch: &Path, frames: Frames) -> Loaded {
+    // One browser at a time: on a loaded machine a frame's script could run before its
+    // iframe was laid out (inferno then logs a negative width), which is the machine's
+    // timing, not the page's fault.
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("{}-{frames:?}", page.file_stem().unwrap().to_string_lossy());
     let profile = scratch.join(format!("profile-{name}"));
     let out_path = scratch.join(format!("{name}.stdout"));

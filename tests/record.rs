@@ -13,14 +13,7 @@ use serde_json::Value;
 /// Recordings touch global state (THP mode, system-wide sampling): one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-macro_rules! require_recording {
-    () => {
-        if let Some(why) = common::recording_unavailable() {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
-}
+use common::require_recording;
 
 struct RunDir(PathBuf);
 

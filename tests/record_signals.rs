@@ -16,14 +16,7 @@ use serde_json::Value;
 /// Recordings touch global state (THP mode): one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-macro_rules! require_recording {
-    () => {
-        if let Some(why) = common::recording_unavailable() {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
-}
+use common::require_recording;
 
 const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 

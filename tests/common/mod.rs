@@ -146,3 +146,17 @@ pub fn collapse(
         .unwrap();
     out
 }
+
+/// Returns from a test, saying why, where recordings cannot run (no root, perf or memory
+/// cgroup); CI has all of them.
+#[allow(unused_macros)]
+macro_rules! require_recording {
+    () => {
+        if let Some(why) = $crate::common::recording_unavailable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require_recording;
