@@ -242,7 +242,7 @@ impl RecordArgs {
                 .workload();
             // Refuse bad parameters before perf, a cgroup or a run directory exist.
             w.validate().map_err(|e| e.to_string())?;
-            thp_pin = default_thp(&w);
+            thp_pin = w.thp_pin();
             faultline::workloads::record_target(&w, words[1..].to_vec())
         } else if !command.is_empty() {
             Target::Command(command)
@@ -566,12 +566,4 @@ pub fn recovers_first(args: &[OsString]) -> bool {
         args.get(1).map(OsString::as_os_str),
         Some(c) if c == OsStr::new("exec") || c == OsStr::new("workload") || c == OsStr::new("doctor")
     )
-}
-
-/// The THP mode a workload runs under unless `--thp` says otherwise: the zero-page and
-/// breadth-first figures mean what they say only with THP off (with THP `always` a
-/// 4 KiB-stride run maps huge zero pages and faults once per 2 MiB, so "per fault"
-/// figures are off by 512×). Others run under the machine's setting.
-fn default_thp(w: &Workload) -> Option<ThpMode> {
-    matches!(w, Workload::ZeroPage { .. } | Workload::BreadthFirst { .. }).then_some(ThpMode::Never)
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{HOG_CHUNK, MADVISE_LEN, MADVISE_SPAN, MAX_SPAN, WorkloadError, invalid};
 use crate::analyze::pagetable::{self, BreadthFirstOrder, PAGE_SIZE, Prediction};
+use crate::record::thp::ThpMode;
 use crate::units::Bytes;
 
 /// Which `madvise` advice the `madvise` workload gives after each read.
@@ -195,6 +196,18 @@ impl Workload {
                 Some(Bytes(cells.saturating_mul(2 * PAGE_SIZE + 1024)))
             }
         }
+    }
+
+    /// The THP mode this workload runs under unless `--thp` says otherwise: the zero-page
+    /// and breadth-first figures mean what they say only with THP off (with THP `always` a
+    /// 4 KiB-stride run maps huge zero pages and faults once per 2 MiB, so "per fault"
+    /// figures are off by 512×). Others run under the machine's setting.
+    pub fn thp_pin(&self) -> Option<ThpMode> {
+        matches!(
+            self,
+            Workload::ZeroPage { .. } | Workload::BreadthFirst { .. }
+        )
+        .then_some(ThpMode::Never)
     }
 
     /// Whether running this could OOM a host with `mem_available` free: the memory hog
