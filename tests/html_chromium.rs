@@ -160,6 +160,8 @@ fn flame_graphs() -> Vec<(String, String)> {
                 title: title.clone(),
                 subtitle: Some("cpu-clock, \"all\" processes".into()),
                 count_name: count_name.into(),
+                // As the report draws its graphs (analyze's are fixed-width too).
+                fixed_width: true,
                 ..Default::default()
             },
             &mut svg,

@@ -229,6 +229,7 @@ pub fn flamegraph(
         count_name,
         colors: Vec::new(),
         min_width_px: None,
+        fixed_width: false,
     };
     if opts.output == Path::new("-") {
         flame::render(&stacks, &fopts, BufWriter::new(stdout))
@@ -378,6 +379,7 @@ fn graph_svg(
         count_name: count_name.into(),
         colors,
         min_width_px: Some(1),
+        fixed_width: true,
     };
     flame::render(stacks, &fopts, &mut svg)?;
     Ok(String::from_utf8_lossy(&svg).into_owned())

@@ -1052,6 +1052,7 @@ pub fn diff_svg(
             count_name: "ns".into(),
             colors,
             min_width_px: Some(1),
+            fixed_width: false,
         },
         out,
     )

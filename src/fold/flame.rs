@@ -21,6 +21,11 @@ pub struct FlameOptions {
     /// frames too narrow to see do not make the image taller (its height follows the
     /// deepest frame kept). `None`: inferno's default, 0.01% of the width.
     pub min_width_px: Option<u32>,
+    /// Draw at a fixed 1200 px instead of fitting the window. For graphs shown in an
+    /// iframe: in a frame of its own process the script can run before the frame has a
+    /// width, and inferno's fitting then sets a negative width that the browser reports
+    /// as an error.
+    pub fixed_width: bool,
 }
 
 /// inferno's image width in pixels.
@@ -40,6 +45,9 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     o.count_name = escape_controls(&opts.count_name).into_owned();
     o.hash = true;
     o.deterministic = true;
+    if opts.fixed_width {
+        o.image_width = Some(IMAGE_WIDTH_PX as usize);
+    }
     if let Some(px) = opts.min_width_px {
         // inferno takes the minimum as a percentage of the width.
         o.min_width = f64::from(px) * 100.0 / IMAGE_WIDTH_PX;
