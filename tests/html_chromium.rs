@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use faultline::fold::collapse::{FoldOptions, fold, select_events};
 use faultline::fold::flame::FlameOptions;
@@ -104,21 +104,12 @@ fn load(page: &Path, scratch: &Path, frames: Frames) -> Loaded {
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish loading {} in 120 s",
-                page.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_or_kill(&mut child, Duration::from_secs(120)).unwrap_or_else(|| {
+        panic!(
+            "chromium did not finish loading {} in 120 s",
+            page.display()
+        )
+    });
     let dom = std::fs::read_to_string(&out_path).unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();
     assert!(

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -161,20 +161,9 @@ fn open(release: PathBuf, profile: &Path, dir: &Path) -> Loaded {
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            stop.store(true, Ordering::Relaxed);
-            panic!("chromium did not finish loading {url} in 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_or_kill(&mut child, Duration::from_secs(120));
     stop.store(true, Ordering::Relaxed);
+    let status = status.unwrap_or_else(|| panic!("chromium did not finish loading {url} in 120 s"));
     server.join().unwrap();
     let dom = std::fs::read_to_string(&out_path).unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();

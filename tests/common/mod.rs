@@ -160,3 +160,24 @@ macro_rules! require_recording {
 }
 #[allow(unused_imports)]
 pub(crate) use require_recording;
+
+/// Waits up to `limit` for `child` (a browser loading a page); past that, kills it and
+/// returns `None`.
+#[allow(dead_code)]
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
