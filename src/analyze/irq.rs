@@ -295,45 +295,56 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
             continue;
         }
         offs.sort_unstable();
-        let Some(&(best_off, best_n, best_leaf)) = offs
-            .iter()
-            .max_by_key(|(o, n, _)| (*n, std::cmp::Reverse(*o)))
-        else {
-            continue;
-        };
-        // An offset of 0 has nothing before it to have run with IRQs off.
-        if best_off == 0 || (entry.is_none() && never_statistical(function)) {
-            continue;
-        }
-        let share = best_n as f64 / total as f64;
-        let quiet_before = !offs
-            .iter()
-            .any(|&(o, _, _)| o < best_off && o + QUIET_BYTES_BEFORE >= best_off);
-        if share >= MIN_SITE_SHARE && quiet_before {
-            let confidence = if entry.is_some() {
-                Confidence::High
-            } else if has_irqs_off_callers(profile, events, best_leaf) {
-                Confidence::Medium
-            } else {
-                Confidence::Low
-            };
-            sites.push(Site {
-                function: function.to_string(),
-                offset: Some(best_off),
-                kind: entry.and_then(|(_, k, _)| *k),
-                detected_by: if entry.is_some() {
-                    "table"
-                } else {
-                    "statistics"
-                },
-                share_of_function: share,
-                confidence,
-                samples: best_n,
-            });
-        }
+        sites.extend(offset_site(profile, events, function, entry, total, &offs));
     }
     sites.sort_by(|a, b| a.function.cmp(&b.function).then(a.offset.cmp(&b.offset)));
     sites
+}
+
+/// The site within `function`, if one offset holds most of its leaf samples with no
+/// other sampled offset just before it; `offs` is (offset, samples, leaf), sorted.
+fn offset_site(
+    profile: &Profile,
+    events: &[EventId],
+    function: &str,
+    entry: Option<&(&str, Option<IrqKind>, Scope)>,
+    total: u64,
+    offs: &[(u64, u64, LeafId)],
+) -> Option<Site> {
+    let &(best_off, best_n, best_leaf) = offs
+        .iter()
+        .max_by_key(|(o, n, _)| (*n, std::cmp::Reverse(*o)))?;
+    // An offset of 0 has nothing before it to have run with IRQs off.
+    if best_off == 0 || (entry.is_none() && never_statistical(function)) {
+        return None;
+    }
+    let share = best_n as f64 / total as f64;
+    let quiet_before = !offs
+        .iter()
+        .any(|&(o, _, _)| o < best_off && o + QUIET_BYTES_BEFORE >= best_off);
+    if share < MIN_SITE_SHARE || !quiet_before {
+        return None;
+    }
+    let confidence = if entry.is_some() {
+        Confidence::High
+    } else if has_irqs_off_callers(profile, events, best_leaf) {
+        Confidence::Medium
+    } else {
+        Confidence::Low
+    };
+    Some(Site {
+        function: function.to_string(),
+        offset: Some(best_off),
+        kind: entry.and_then(|(_, k, _)| *k),
+        detected_by: if entry.is_some() {
+            "table"
+        } else {
+            "statistics"
+        },
+        share_of_function: share,
+        confidence,
+        samples: best_n,
+    })
 }
 
 /// Whether most samples at `leaf` have a known IRQs-off region among their callers:

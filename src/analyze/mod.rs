@@ -245,16 +245,7 @@ fn run(
     keep_view: bool,
 ) -> Result<(Analysis, Option<export_view::ExportView>)> {
     let rules = load_rules(opts.rules.as_deref())?;
-    let load_opts = LoadOptions {
-        strict: opts.strict,
-        allow_empty: false,
-        build: BuildOptions {
-            threads: opts.threads,
-            keep_samples: true,
-            ..BuildOptions::default()
-        },
-    };
-    let loaded = load::load_with_progress(Some(&opts.input), &load_opts, progress)?;
+    let loaded = load_input(opts, progress)?;
     let src = sources(opts, &loaded.located);
     let mut profile = loaded.profile;
     let mut summary = loaded.summary;
@@ -272,15 +263,7 @@ fn run(
         .iter()
         .map(|e| (e.name.clone(), e.samples))
         .collect();
-    let estimated = clock::estimate_missing_periods(&mut profile, &events, &event_name);
-    // Estimated periods multiply sample counts: check the sums again.
-    profile.check_weights(&summary.path)?;
-    report.clock = clock::clock_info(&profile, &events, &event_name);
-    if let Some(period) = estimated {
-        report.clock.source.push_str(&format!(
-            "; periods not printed, so each sample counts as the recorded period, {period} (1/frequency)"
-        ));
-    }
+    report.clock = sampling_clock(&mut profile, &events, &event_name, &summary.path)?;
     let (stacks, sticky) =
         clock::correct_irq_sticky(&mut profile, &events, &report.clock, opts.no_irq_correction);
     report.irq_sticky = sticky;
@@ -329,6 +312,39 @@ fn run(
         load: summary,
     };
     Ok((analysis, view))
+}
+
+/// Loads the recording, keeping every sample: the analysis needs them in order.
+fn load_input(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<load::Loaded> {
+    let load_opts = LoadOptions {
+        strict: opts.strict,
+        allow_empty: false,
+        build: BuildOptions {
+            threads: opts.threads,
+            keep_samples: true,
+            ..BuildOptions::default()
+        },
+    };
+    load::load_with_progress(Some(&opts.input), &load_opts, progress)
+}
+
+/// The sampling clock, after estimating periods the text did not print.
+fn sampling_clock(
+    profile: &mut Profile,
+    events: &[EventId],
+    event_name: &str,
+    path: &Path,
+) -> Result<model::ClockInfo> {
+    let estimated = clock::estimate_missing_periods(profile, events, event_name);
+    // Estimated periods multiply sample counts: check the sums again.
+    profile.check_weights(path)?;
+    let mut info = clock::clock_info(profile, events, event_name);
+    if let Some(period) = estimated {
+        info.source.push_str(&format!(
+            "; periods not printed, so each sample counts as the recorded period, {period} (1/frequency)"
+        ));
+    }
+    Ok(info)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

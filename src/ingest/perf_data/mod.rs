@@ -266,25 +266,10 @@ fn read_records(
     pipe: bool,
     sources: &SymbolSources,
 ) -> Result<Collected> {
-    let cursor = Cursor::new(data);
-    let parsed = if pipe {
-        PerfFileReader::parse_pipe(cursor)
-    } else {
-        PerfFileReader::parse_file(cursor)
-    };
     let PerfFileReader {
         mut perf_file,
         mut record_iter,
-    } = parsed.map_err(|e| {
-        err(
-            path,
-            format!(
-                "not a readable perf.data file ({e}); if perf reads it, convert it with \
-                 `perf script --header -i {}`",
-                path.display()
-            ),
-        )
-    })?;
+    } = open_reader(data, path, pipe)?;
     let attrs = header::raw_attrs(&perf_file);
     if pipe && attrs.iter().any(|a| a.type_ == 2) {
         return Err(err(
@@ -297,32 +282,10 @@ fn read_records(
         .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
         .and_then(tracing::parse_tracing_data)
         .unwrap_or_default();
-    let mut build_ids = FxHashMap::default();
-    let mut kernel_build_id = None;
-    if let Ok(ids) = perf_file.build_ids() {
-        for (key, info) in ids {
-            if key == DsoKey::Kernel {
-                kernel_build_id = Some(info.build_id.clone());
-            }
-            build_ids.insert(info.path.clone(), info.build_id.clone());
-        }
-    }
+    let (build_ids, kernel_build_id) = build_ids(&perf_file);
     let mut resolver = Resolver::new(build_ids, kernel_build_id, sources.clone());
     let mut warnings = Vec::new();
-    let events: Vec<EventInfo> = attrs
-        .iter()
-        .map(|a| {
-            let format = (a.type_ == 2)
-                .then(|| formats.get(&a.config).cloned())
-                .flatten();
-            EventInfo {
-                name: resolver.strings.id(a.name.as_bytes()),
-                tracepoint: a.type_ == 2,
-                default_period: a.period_or_freq,
-                format,
-            }
-        })
-        .collect();
+    let events = event_infos(&attrs, &formats, &mut resolver);
     if events.iter().any(|e| e.tracepoint && e.format.is_none()) {
         warnings
             .push("no tracepoint formats in the file: tracepoint payloads are empty".to_string());
@@ -363,6 +326,70 @@ fn read_records(
         stats: state.stats,
         warnings,
     })
+}
+
+/// Opens the file (or pipe-mode stream) for reading its records.
+fn open_reader<'a>(
+    data: &'a [u8],
+    path: &Path,
+    pipe: bool,
+) -> Result<PerfFileReader<Cursor<&'a [u8]>>> {
+    let cursor = Cursor::new(data);
+    let parsed = if pipe {
+        PerfFileReader::parse_pipe(cursor)
+    } else {
+        PerfFileReader::parse_file(cursor)
+    };
+    parsed.map_err(|e| {
+        err(
+            path,
+            format!(
+                "not a readable perf.data file ({e}); if perf reads it, convert it with \
+                 `perf script --header -i {}`",
+                path.display()
+            ),
+        )
+    })
+}
+
+/// The build ids the file recorded, by path, and the kernel's.
+fn build_ids(
+    perf_file: &linux_perf_data::PerfFile,
+) -> (FxHashMap<Vec<u8>, Vec<u8>>, Option<Vec<u8>>) {
+    let mut build_ids = FxHashMap::default();
+    let mut kernel_build_id = None;
+    if let Ok(ids) = perf_file.build_ids() {
+        for (key, info) in ids {
+            if key == DsoKey::Kernel {
+                kernel_build_id = Some(info.build_id.clone());
+            }
+            build_ids.insert(info.path.clone(), info.build_id.clone());
+        }
+    }
+    (build_ids, kernel_build_id)
+}
+
+/// What the reader needs of each event: its name, whether it is a tracepoint (and its
+/// payload format), and the period of samples that carry none.
+fn event_infos(
+    attrs: &[header::RawAttr],
+    formats: &tracing::Formats,
+    resolver: &mut Resolver,
+) -> Vec<EventInfo> {
+    attrs
+        .iter()
+        .map(|a| {
+            let format = (a.type_ == 2)
+                .then(|| formats.get(&a.config).cloned())
+                .flatten();
+            EventInfo {
+                name: resolver.strings.id(a.name.as_bytes()),
+                tracepoint: a.type_ == 2,
+                default_period: a.period_or_freq,
+                format,
+            }
+        })
+        .collect()
 }
 
 /// The reader's running state: threads' names, maps, and the samples so far.
