@@ -352,10 +352,11 @@ fn open_reader<'a>(
     })
 }
 
+/// Build ids by the path of the file they identify.
+type BuildIds = FxHashMap<Vec<u8>, Vec<u8>>;
+
 /// The build ids the file recorded, by path, and the kernel's.
-fn build_ids(
-    perf_file: &linux_perf_data::PerfFile,
-) -> (FxHashMap<Vec<u8>, Vec<u8>>, Option<Vec<u8>>) {
+fn build_ids(perf_file: &linux_perf_data::PerfFile) -> (BuildIds, Option<Vec<u8>>) {
     let mut build_ids = FxHashMap::default();
     let mut kernel_build_id = None;
     if let Ok(ids) = perf_file.build_ids() {
