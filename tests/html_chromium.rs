@@ -69,9 +69,9 @@ static BROWSER: Mutex<()> = Mutex::new(());
 /// Loads `page` in headless Chromium with a fresh profile and returns its DOM and
 /// console messages.
 fn load(page: &Path, scratch: &Path, frames: Frames) -> Loaded {
-    // One browser at a time: on a loaded machine a frame's script could run before its
-    // iframe was laid out (inferno then logs a negative width), which is the machine's
-    // timing, not the page's fault.
+    // One browser at a time: the negative-width error this test once caught on a busy
+    // machine is fixed in the report (fixed-width graphs); this only keeps the test from
+    // adding three browsers' load to 2 cores.
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("{}-{frames:?}", page.file_stem().unwrap().to_string_lossy());
     let profile = scratch.join(format!("profile-{name}"));
