@@ -27,6 +27,9 @@ pub(super) struct PieceResult {
 /// No run interned yet for this (line, java) slot.
 const NO_RUN: (u32, u32) = (u32::MAX, 0);
 
+/// No single frame known for this line.
+const NO_FRAME: FrameId = FrameId(u32::MAX);
+
 /// Builds one worker's partial profile, piece after piece.
 pub(super) struct Builder {
     pub(super) profile: Profile,
@@ -46,6 +49,10 @@ pub(super) struct Builder {
     /// interns to, caller first.
     line_runs: Vec<(u32, u32)>,
     frame_runs: Vec<FrameId>,
+    /// Per line id, for comms that are not a JVM's: the one frame the printed line
+    /// interns to, [`NO_FRAME`] until seen or when it is several. The common case, kept
+    /// in a small flat vector: one load per frame, no run to follow.
+    line_frames: Vec<FrameId>,
     /// Per stack (the root at index 0, stack `i` at `i + 1`): the last frame pushed on
     /// it and the stack that made. Below a stack seen before, the next frame is mostly
     /// the one seen last time.
@@ -70,6 +77,7 @@ impl Builder {
             memo: LineMemo::default(),
             line_runs: Vec::new(),
             frame_runs: Vec::new(),
+            line_frames: Vec::new(),
             last_child: Vec::new(),
             line_leaves: Vec::new(),
             piece: 0,
@@ -234,11 +242,19 @@ impl Builder {
         let java = s.head.comm.starts_with(b"java");
         self.ids.clear();
         for (i, f) in s.frames.iter().enumerate() {
+            let line = s.lines[i];
+            // Only cacheable lines are ever stored, so a hit needs no test of the frame.
+            if !java
+                && let Some(&id) = self.line_frames.get(line.0 as usize)
+                && id != NO_FRAME
+            {
+                self.ids.push(id);
+                continue;
+            }
             // The name depends only on the printed line and comm, except for inlined
             // frames (their caller's DSO) and `--addrs` names of unknown frames.
             let cacheable =
                 !(f.is_inlined() || self.opts.include_addrs && f.symbol == b"[unknown]");
-            let line = s.lines[i];
             let slot = (cacheable && line != LineId::NONE).then(|| self.line_slot(line, java));
             if let Some(slot) = slot
                 && self.line_runs[slot] != NO_RUN
@@ -263,6 +279,13 @@ impl Builder {
                 let start = self.frame_runs.len() as u32;
                 self.frame_runs.extend_from_slice(&self.part_ids);
                 self.line_runs[slot] = (start, self.part_ids.len() as u32);
+                if let (false, [one]) = (java, &self.part_ids[..]) {
+                    let at = line.0 as usize;
+                    if at >= self.line_frames.len() {
+                        self.line_frames.resize(at + 1, NO_FRAME);
+                    }
+                    self.line_frames[at] = *one;
+                }
             }
         }
         let mut stack = StackId::EMPTY;
