@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use rustc_hash::FxHashMap;
 
 use crate::error::Error;
-use crate::ingest::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, StackId};
+use crate::ingest::intern::{FRAME_INLINED, FRAME_JIT, FRAME_KERNEL, FrameId, FxIndexSet, StackId};
 use crate::ingest::profile::{EventId, Profile, Thread, ThreadId};
 use crate::ingest::script::EventType;
 use crate::ingest::script::header::{base_name, looks_like_tracepoint};
@@ -118,11 +118,17 @@ pub fn select_events(profile: &Profile, requested: Option<&str>) -> Result<Vec<E
     }
 }
 
-/// Renders (thread, stack) pairs as folded-stack text, caching each thread's root.
+/// Renders (thread, stack) pairs as folded-stack text, caching each thread's root and
+/// each frame's rendered name (frames recur in thousands of stacks).
 pub struct StackNamer<'p> {
     profile: &'p Profile,
     opts: &'p FoldOptions,
     roots: FxHashMap<u32, Vec<u8>>,
+    /// Per frame id: where its text (`;name` and any suffix) is in `names`, once rendered.
+    frame_text: Vec<Option<(u32, u32)>>,
+    names: Vec<u8>,
+    /// The frames of the stack being rendered, leaf first.
+    chain: Vec<FrameId>,
 }
 
 impl<'p> StackNamer<'p> {
@@ -132,46 +138,81 @@ impl<'p> StackNamer<'p> {
             profile,
             opts,
             roots: FxHashMap::default(),
+            frame_text: Vec::new(),
+            names: Vec::new(),
+            chain: Vec::new(),
         }
     }
 
     /// `comm;root;…;leaf` for a thread's stack.
     pub fn line(&mut self, thread: ThreadId, stack: StackId) -> Vec<u8> {
         let (profile, opts) = (self.profile, self.opts);
-        let mut line = self
+        let root = self
             .roots
             .entry(thread.0)
             .or_insert_with(|| root_name(&profile.threads[thread.0 as usize], opts))
             .clone();
-        for frame in profile.interner.frames_of(stack) {
-            line.push(b';');
-            let (name, flags) = profile.interner.frame_name(frame);
-            push_lossy(&mut line, name);
-            if flags & FRAME_INLINED != 0 {
-                if memchr::memmem::find(name, b"_[i]").is_none() {
-                    line.extend_from_slice(b"_[i]");
-                }
-            } else if opts.annotate_kernel && flags & FRAME_KERNEL != 0 {
-                line.extend_from_slice(b"_[k]");
-            } else if opts.annotate_jit
-                && flags & FRAME_JIT != 0
-                && memchr::memmem::find(name, b"_[j]").is_none()
-            {
-                line.extend_from_slice(b"_[j]");
-            }
+        self.line_under(root, stack)
+    }
+
+    /// `root;frame;…;leaf`: a stack under a root already rendered.
+    fn line_under(&mut self, mut line: Vec<u8>, mut stack: StackId) -> Vec<u8> {
+        self.chain.clear();
+        while stack != StackId::EMPTY {
+            let (parent, frame) = self.profile.interner.stack(stack);
+            self.chain.push(frame);
+            stack = parent;
+        }
+        for i in (0..self.chain.len()).rev() {
+            let (start, len) = self.frame_text(self.chain[i]);
+            line.extend_from_slice(&self.names[start..start + len]);
         }
         line
+    }
+
+    /// Where a frame's rendered text is in `names`, rendering it the first time.
+    fn frame_text(&mut self, frame: FrameId) -> (usize, usize) {
+        let i = frame.0 as usize;
+        if i >= self.frame_text.len() {
+            self.frame_text.resize(i + 1, None);
+        }
+        if let Some((start, len)) = self.frame_text[i] {
+            return (start as usize, len as usize);
+        }
+        let start = self.names.len();
+        let (name, flags) = self.profile.interner.frame_name(frame);
+        let (opts, line) = (self.opts, &mut self.names);
+        line.push(b';');
+        push_lossy(line, name);
+        if flags & FRAME_INLINED != 0 {
+            if memchr::memmem::find(name, b"_[i]").is_none() {
+                line.extend_from_slice(b"_[i]");
+            }
+        } else if opts.annotate_kernel && flags & FRAME_KERNEL != 0 {
+            line.extend_from_slice(b"_[k]");
+        } else if opts.annotate_jit
+            && flags & FRAME_JIT != 0
+            && memchr::memmem::find(name, b"_[j]").is_none()
+        {
+            line.extend_from_slice(b"_[j]");
+        }
+        let len = self.names.len() - start;
+        self.frame_text[i] = Some((start as u32, len as u32));
+        (start, len)
     }
 }
 
 /// Merges repeated lines and sorts them bytewise.
 pub fn merge_sorted(lines: impl IntoIterator<Item = (Vec<u8>, u64)>) -> Vec<(Vec<u8>, u64)> {
-    let mut merged: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
-    for (line, n) in lines {
-        *merged.entry(line).or_insert(0) += n;
-    }
-    let mut stacks: Vec<(Vec<u8>, u64)> = merged.into_iter().collect();
-    stacks.sort_unstable();
+    let mut stacks: Vec<(Vec<u8>, u64)> = lines.into_iter().collect();
+    stacks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    stacks.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
     stacks
 }
 
@@ -193,10 +234,17 @@ fn fold_stacks(
     opts: &FoldOptions,
     keep_empty: bool,
 ) -> Folded {
-    let mut namer = StackNamer::new(profile, opts);
+    // Threads that render to the same root (one comm, without --pid) fold together:
+    // sum their counts by (root, stack) first, and render each pair once.
+    let mut roots: FxIndexSet<Vec<u8>> = FxIndexSet::default();
+    let thread_root: Vec<u32> = profile
+        .threads
+        .iter()
+        .map(|t| roots.insert_full(root_name(t, opts)).0 as u32)
+        .collect();
     let mut empty_samples = 0;
     let mut samples = 0;
-    let mut lines = Vec::new();
+    let mut sums: FxHashMap<(u32, StackId), u64> = FxHashMap::default();
     for (&(ev, th, st), c) in &profile.counts {
         if !events.contains(&ev) {
             continue;
@@ -213,8 +261,13 @@ fn fold_stacks(
         } else {
             c.weight
         };
-        lines.push((namer.line(th, st), count));
+        *sums.entry((thread_root[th.0 as usize], st)).or_insert(0) += count;
     }
+    let mut namer = StackNamer::new(profile, opts);
+    let lines = sums.into_iter().map(|((root, st), count)| {
+        let root = roots[root as usize].clone();
+        (namer.line_under(root, st), count)
+    });
     Folded {
         events: events
             .iter()
