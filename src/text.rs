@@ -2,9 +2,12 @@
 //! come from the recorded program and from files, and a raw ESC or BEL in them would
 //! command the terminal (retitle it, move the cursor) or make an SVG invalid XML.
 //!
-//! One rule everywhere: C0 controls, DEL, C1 controls and the non-characters U+FFFE and
-//! U+FFFF are shown escaped (`\x1b`, `\u{9b}`), never passed through. Terminals act on the
-//! controls; XML 1.0 forbids all of them but tab, newline and carriage return.
+//! One rule everywhere: C0 controls, DEL, C1 controls, the non-characters U+FFFE and
+//! U+FFFF and the bidirectional formatting characters are shown escaped (`\x1b`,
+//! `\u{9b}`, `\u{202e}`), never passed through. Terminals act on the controls; XML 1.0
+//! forbids all of them but tab, newline and carriage return; and a right-to-left
+//! override in a comm would show the rest of a message reversed, so a thread could
+//! make its line read as something it is not.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -23,8 +26,16 @@ fn needs_escape(c: char, layout: Layout) -> bool {
         '\n' | '\t' => layout == Layout::OneLine,
         '\r' => true,
         '\u{fffe}' | '\u{ffff}' => true,
-        c => c.is_control(),
+        c => c.is_control() || is_bidi_format(c),
     }
+}
+
+/// Unicode's explicit directional marks, embeddings, overrides and isolates.
+fn is_bidi_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 fn escape(s: &str, layout: Layout) -> Cow<'_, str> {
@@ -155,6 +166,14 @@ mod tests {
         assert_eq!(escape_message("a\r\n"), "a\\r\n");
         assert_eq!(escape_controls("csi\u{9b}31m"), "csi\\u{9b}31m");
         assert_eq!(escape_controls("nc\u{fffe}"), "nc\\u{fffe}");
+        assert_eq!(
+            escape_controls("worker\u{202e}exe.tab\u{2066}"),
+            "worker\\u{202e}exe.tab\\u{2066}"
+        );
+        assert!(matches!(
+            escape_controls("עברית rtl text"),
+            Cow::Borrowed(_)
+        ));
         assert!(matches!(escape_controls("plain ünïcode"), Cow::Borrowed(_)));
         assert_eq!(
             escape_message("two\nlines\tand \x1b"),
