@@ -13,6 +13,7 @@
 //! - tracepoint samples weigh 1 and print no period, as in `perf script`.
 
 pub mod header;
+mod pick;
 pub mod resolve;
 pub mod symbols;
 pub mod tracing;
@@ -316,6 +317,7 @@ fn read_records(
     }
     let header = header::header(&perf_file, &attrs);
     let event_names = state.events.iter().map(|e| e.name).collect();
+    state.resolver.resolve();
     warnings.extend(state.resolver.finish_warnings());
     Ok(Collected {
         header,
@@ -522,8 +524,15 @@ impl State {
         };
         let event_idx = attr_index as u32;
         self.callchain(pid, s);
-        let start = self.chains.len() as u32;
-        self.chains.extend_from_slice(&self.scratch);
+        // A callchain like the last sample's (an idle CPU's, a loop's) is stored once.
+        let chain = match self.samples.last() {
+            Some(last) if self.chain_of(last) == self.scratch.as_slice() => last.chain,
+            _ => {
+                let start = self.chains.len() as u32;
+                self.chains.extend_from_slice(&self.scratch);
+                (start, self.scratch.len() as u32)
+            }
+        };
         self.samples.push(PendingSample {
             event: event_idx,
             comm,
@@ -533,9 +542,13 @@ impl State {
             time: s.timestamp,
             period,
             payload,
-            chain: (start, self.scratch.len() as u32),
+            chain,
         });
         self.stats.samples += 1;
+    }
+
+    fn chain_of(&self, p: &PendingSample) -> &[u32] {
+        &self.chains[p.chain.0 as usize..(p.chain.0 + p.chain.1) as usize]
     }
 
     /// Resolves the sample's callchain (or its ip when it has none) into `scratch`,
@@ -583,9 +596,17 @@ impl State {
     }
 }
 
-/// Hex digits without `0x`, as perf prints addresses and offsets.
-fn hex_text(v: u64) -> Vec<u8> {
-    format!("{v:x}").into_bytes()
+/// Appends hex digits without `0x`, as perf prints addresses and offsets, and returns
+/// where they are in `out`.
+fn push_hex(out: &mut Vec<u8>, v: u64) -> std::ops::Range<usize> {
+    let start = out.len();
+    // By hand: a recording has tens of thousands of frames, and `write!` costs more
+    // per number than the rest of a frame's handling.
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[(v >> (4 * i) & 0xf) as usize]);
+    }
+    start..out.len()
 }
 
 /// Feeds the collected samples, now borrowing final strings, to the profile builder.
@@ -597,21 +618,28 @@ fn build_profile(
     chains: &[u32],
     event_names: &[StrId],
 ) -> Profile {
-    // Address and offset texts live here for as long as the frames borrow them.
-    let texts: Vec<(Vec<u8>, Vec<u8>)> = resolver
+    // Address and offset texts, in one buffer that lives for as long as the frames
+    // borrow it.
+    let mut hex = Vec::with_capacity(resolver.frames.len() * 16);
+    let at: Vec<_> = resolver
         .frames
         .iter()
-        .map(|f| (hex_text(f.addr), f.offset.map(hex_text).unwrap_or_default()))
+        .map(|f| {
+            (
+                push_hex(&mut hex, f.addr),
+                f.offset.map(|o| push_hex(&mut hex, o)),
+            )
+        })
         .collect();
     let s = |id: StrId| resolver.strings.get(id);
     let frames: Vec<RawFrame<'_>> = resolver
         .frames
         .iter()
-        .zip(&texts)
+        .zip(at)
         .map(|(f, (addr, off))| RawFrame {
-            addr,
+            addr: &hex[addr],
             symbol: s(f.symbol),
-            offset: off,
+            offset: off.map_or(&[][..], |o| &hex[o]),
             dso: s(f.dso),
         })
         .collect();
@@ -634,18 +662,21 @@ fn build_profile(
                 payload: p.payload.map_or(&[][..], s),
                 frame: None,
             };
-            sample.frames.clear();
-            sample.lines.clear();
-            let (start, len) = (p.chain.0 as usize, p.chain.1 as usize);
-            // A frame's index in the resolver's table names it, as a line id would.
-            sample
-                .lines
-                .extend(chains[start..start + len].iter().map(|&f| LineId(f)));
-            sample.frames.extend(
-                chains[start..start + len]
-                    .iter()
-                    .map(|&f| frames[f as usize]),
-            );
+            // Samples with the last one's callchain share its stored copy.
+            if i == 0 || p.chain != samples[i - 1].chain {
+                sample.frames.clear();
+                sample.lines.clear();
+                let (start, len) = (p.chain.0 as usize, p.chain.1 as usize);
+                // A frame's index in the resolver's table names it, as a line id would.
+                sample
+                    .lines
+                    .extend(chains[start..start + len].iter().map(|&f| LineId(f)));
+                sample.frames.extend(
+                    chains[start..start + len]
+                        .iter()
+                        .map(|&f| frames[f as usize]),
+                );
+            }
             sample.line = i as u64 + 1;
             sink(&sample);
         }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
-use super::symbols::{self, ElfSymbols, SymbolTable};
+use super::pick::sorted_hits;
+use super::symbols::{self, ElfImage, Kallsyms, Symbol, SymbolTable};
 use crate::ingest::intern::FxIndexSet;
 
 /// Index of an interned string (symbol, DSO, comm, address text).
@@ -88,6 +89,15 @@ pub struct MapRecord<'a> {
     pub build_id: Option<&'a [u8]>,
 }
 
+/// A process's executable mappings, and which version of them they are.
+#[derive(Default, Clone)]
+struct Process {
+    maps: BTreeMap<u64, Mapping>,
+    /// Unique to these mappings of this process: frames looked up in them are
+    /// remembered under it ([`Resolver::ip_frames`]).
+    version: u32,
+}
+
 /// One executable mapping of a process.
 #[derive(Debug, Clone, Copy)]
 struct Mapping {
@@ -96,41 +106,51 @@ struct Mapping {
     dso: u32,
 }
 
-enum Loaded {
-    Pending,
-    Elf(ElfSymbols),
-    /// Absolute addresses (`/tmp/perf-PID.map`).
-    Absolute(SymbolTable),
-    Missing,
-}
-
 struct Dso {
     name: StrId,
     path: Vec<u8>,
     build_id: Option<Vec<u8>>,
-    loaded: Loaded,
+    /// A JIT's `/tmp/perf-PID.map`: symbols by absolute address.
+    perf_map: bool,
 }
 
-/// The kernel's symbols, or why there are none.
-enum Kernel {
-    Pending,
-    Table(SymbolTable),
-    Missing,
+/// What a frame's address is, until the symbols are read.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Nothing to look up.
+    Done,
+    Kernel,
+    User {
+        dso: u32,
+        file_off: u64,
+        ip: u64,
+    },
 }
 
 /// Resolves addresses to frames, caching each distinct frame once.
 pub struct Resolver {
     /// Every string frames and samples refer to.
     pub strings: Strings,
-    /// Each distinct frame once; samples refer to them by index.
+    /// Each distinct frame once; samples refer to them by index. Named only by
+    /// [`Resolver::resolve`]: symbols are read after all the records, for the
+    /// addresses the samples hit.
     pub frames: Vec<FrameText>,
+    /// Per frame: what to look up.
+    targets: Vec<Target>,
     frame_ids: FxHashMap<(u32, u64), u32>,
+    /// Frames of perf maps, by (DSO, address, file offset): named by address, or by
+    /// file offset when the map is missing.
+    map_frame_ids: FxHashMap<(u32, u64, u64), u32>,
     /// (DSO, symbol start) → its printed name.
     symbol_names: FxHashMap<(u32, u64), StrId>,
-    maps: FxHashMap<i32, BTreeMap<u64, Mapping>>,
+    maps: FxHashMap<i32, Process>,
+    /// Frames by (process version, address): most samples repeat addresses seen before,
+    /// and one lookup by address is less work than finding the mapping and then the
+    /// frame by file offset.
+    ip_frames: FxHashMap<(u32, u64), u32>,
+    versions: u32,
     dsos: Vec<Dso>,
     dso_ids: FxHashMap<Vec<u8>, u32>,
-    kernel: Kernel,
     /// `_text`'s address from the kernel MMAP record, to undo a KASLR shift.
     kernel_text: Option<u64>,
     /// Build ids from the file's header, by path.
@@ -163,12 +183,15 @@ impl Resolver {
         Resolver {
             strings,
             frames: Vec::new(),
+            targets: Vec::new(),
             frame_ids: FxHashMap::default(),
+            map_frame_ids: FxHashMap::default(),
             symbol_names: FxHashMap::default(),
             maps: FxHashMap::default(),
+            ip_frames: FxHashMap::default(),
+            versions: 0,
             dsos: Vec::new(),
             dso_ids: FxHashMap::default(),
-            kernel: Kernel::Pending,
             kernel_text: None,
             build_ids,
             kernel_build_id,
@@ -202,7 +225,10 @@ impl Resolver {
         } = *m;
         let dso = self.dso(pid, path, build_id);
         let end = start.saturating_add(len);
-        let maps = self.maps.entry(pid).or_default();
+        let version = self.new_version();
+        let process = self.maps.entry(pid).or_default();
+        process.version = version;
+        let maps = &mut process.maps;
         // A new mapping replaces what it overlaps, keeping the parts outside it.
         let overlapping: Vec<(u64, Mapping)> = maps
             .range(..end)
@@ -228,8 +254,14 @@ impl Resolver {
         if pid == ppid {
             return;
         }
-        let parent = self.maps.get(&ppid).cloned().unwrap_or_default();
-        self.maps.insert(pid, parent);
+        let mut child = self.maps.get(&ppid).cloned().unwrap_or_default();
+        child.version = self.new_version();
+        self.maps.insert(pid, child);
+    }
+
+    fn new_version(&mut self) -> u32 {
+        self.versions += 1;
+        self.versions
     }
 
     fn dso(&mut self, pid: i32, path: &[u8], build_id: Option<&[u8]>) -> u32 {
@@ -254,11 +286,13 @@ impl Resolver {
         let build_id = build_id
             .map(<[u8]>::to_vec)
             .or_else(|| self.build_ids.get(&path).cloned());
+        let text = String::from_utf8_lossy(&path);
+        let perf_map = text.starts_with("/tmp/perf-") && text.ends_with(".map");
         self.dsos.push(Dso {
             name: self.strings.id(&path),
             path,
             build_id,
-            loaded: Loaded::Pending,
+            perf_map,
         });
         self.dso_ids.insert(key, id);
         id
@@ -266,62 +300,53 @@ impl Resolver {
 
     /// The frame for a user-space address of process `pid`.
     pub fn user(&mut self, pid: i32, ip: u64) -> u32 {
-        let found = self.maps.get(&pid).and_then(|maps| {
-            let (&start, m) = maps.range(..=ip).next_back()?;
-            (ip < m.end).then_some((start, *m))
-        });
+        let Some(process) = self.maps.get(&pid) else {
+            return self.unknown_frame(ip);
+        };
+        let key = (process.version, ip);
+        if let Some(&f) = self.ip_frames.get(&key) {
+            return f;
+        }
+        let found = process.maps.range(..=ip).next_back();
+        let found = found.and_then(|(&start, m)| (ip < m.end).then_some((start, *m)));
+        let id = self.user_uncached(ip, found);
+        self.ip_frames.insert(key, id);
+        id
+    }
+
+    /// The frame for `ip` in the mapping `found` (its start and itself).
+    fn user_uncached(&mut self, ip: u64, found: Option<(u64, Mapping)>) -> u32 {
         let Some((start, m)) = found else {
             return self.unknown_frame(ip);
         };
         let file_off = ip - start + m.pgoff;
-        let absolute = matches!(self.dsos[m.dso as usize].loaded, Loaded::Absolute(_));
-        let key_addr = if absolute { ip } else { file_off };
-        if let Some(&f) = self.frame_ids.get(&(m.dso, key_addr)) {
+        let dso = &self.dsos[m.dso as usize];
+        // Unnamed until resolved: a missing file's frames stay so.
+        let frame = FrameText {
+            addr: file_off,
+            symbol: self.unknown,
+            offset: None,
+            dso: dso.name,
+        };
+        let target = Target::User {
+            dso: m.dso,
+            file_off,
+            ip,
+        };
+        if dso.perf_map {
+            if let Some(&f) = self.map_frame_ids.get(&(m.dso, ip, file_off)) {
+                return f;
+            }
+            let id = self.add_frame(frame, target);
+            self.map_frame_ids.insert((m.dso, ip, file_off), id);
+            return id;
+        }
+        if let Some(&f) = self.frame_ids.get(&(m.dso, file_off)) {
             return f;
         }
-        self.load(m.dso);
-        let dso = &self.dsos[m.dso as usize];
-        let (addr, sym) = match &dso.loaded {
-            Loaded::Elf(e) => {
-                let vaddr = e.address_of(file_off);
-                (file_off, e.table.find(vaddr).map(|s| (s, vaddr - s.start)))
-            }
-            Loaded::Absolute(t) => (ip, t.find(ip).map(|s| (s, ip - s.start))),
-            _ => (file_off, None),
-        };
-        let name = dso.name;
-        // Demangled once per symbol, however many addresses in it are hit.
-        let sym = sym.map(|(s, off)| {
-            let id = match self.symbol_names.get(&(m.dso, s.start)) {
-                Some(&id) => id,
-                None => {
-                    let id = self.strings.id(s.display_name().as_bytes());
-                    self.symbol_names.insert((m.dso, s.start), id);
-                    id
-                }
-            };
-            (id, off)
-        });
-        let key_addr = if matches!(dso.loaded, Loaded::Absolute(_)) {
-            ip
-        } else {
-            file_off
-        };
-        let frame = match sym {
-            Some((symbol, off)) => FrameText {
-                addr,
-                symbol,
-                offset: Some(off),
-                dso: name,
-            },
-            None => FrameText {
-                addr,
-                symbol: self.unknown,
-                offset: None,
-                dso: name,
-            },
-        };
-        self.push_frame((m.dso, key_addr), frame)
+        let id = self.add_frame(frame, target);
+        self.frame_ids.insert((m.dso, file_off), id);
+        id
     }
 
     /// The frame for a kernel address.
@@ -329,42 +354,15 @@ impl Resolver {
         if let Some(&f) = self.frame_ids.get(&(KERNEL_KEY, ip)) {
             return f;
         }
-        if matches!(self.kernel, Kernel::Pending) {
-            self.load_kernel();
-        }
-        let frame = match &self.kernel {
-            Kernel::Table(t) => match t.find(ip) {
-                Some(s) => {
-                    let (name, module, off) =
-                        (s.name.to_string(), s.module.to_string(), ip - s.start);
-                    let dso = if module.is_empty() {
-                        self.kernel_dso
-                    } else {
-                        self.strings.id(format!("[{module}]").as_bytes())
-                    };
-                    FrameText {
-                        addr: ip,
-                        symbol: self.strings.id(name.as_bytes()),
-                        offset: Some(off),
-                        dso,
-                    }
-                }
-                None => FrameText {
-                    addr: ip,
-                    symbol: self.unknown,
-                    offset: None,
-                    dso: self.kernel_dso,
-                },
-            },
-            // Without symbols each address is its own frame, named by its address.
-            _ => FrameText {
-                addr: ip,
-                symbol: self.strings.id(format!("{ip:#x}").as_bytes()),
-                offset: None,
-                dso: self.kernel_dso,
-            },
+        let frame = FrameText {
+            addr: ip,
+            symbol: self.unknown,
+            offset: None,
+            dso: self.kernel_dso,
         };
-        self.push_frame((KERNEL_KEY, ip), frame)
+        let id = self.add_frame(frame, Target::Kernel);
+        self.frame_ids.insert((KERNEL_KEY, ip), id);
+        id
     }
 
     /// A frame perf prints as `[unknown] ([unknown])`.
@@ -378,41 +376,137 @@ impl Resolver {
             offset: None,
             dso: self.unknown_dso,
         };
-        self.push_frame((UNKNOWN_KEY, ip), frame)
-    }
-
-    fn push_frame(&mut self, key: (u32, u64), frame: FrameText) -> u32 {
-        let id = self.frames.len() as u32;
-        self.frames.push(frame);
-        self.frame_ids.insert(key, id);
+        let id = self.add_frame(frame, Target::Done);
+        self.frame_ids.insert((UNKNOWN_KEY, ip), id);
         id
     }
 
-    fn load_kernel(&mut self) {
-        self.kernel = match self.kernel_table() {
-            Ok(mut t) => {
-                if let (Some(text), Some(sym)) = (self.kernel_text, t.by_name("_text")) {
-                    let delta = text.wrapping_sub(sym.start) as i64;
-                    if delta != 0 {
-                        t.shift(delta);
+    fn add_frame(&mut self, frame: FrameText, target: Target) -> u32 {
+        let id = self.frames.len() as u32;
+        self.frames.push(frame);
+        self.targets.push(target);
+        id
+    }
+
+    /// Names the frames: reads the kernel's and each mapped file's symbols, only as far
+    /// as the addresses the samples hit need ([`super::pick`]). Files are read in the
+    /// order their first frame was seen, which is the order their warnings list them.
+    pub fn resolve(&mut self) {
+        let mut kernel = Vec::new();
+        let mut by_dso: Vec<Vec<u32>> = vec![Vec::new(); self.dsos.len()];
+        let mut order = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            match *t {
+                Target::Done => {}
+                Target::Kernel => kernel.push(i as u32),
+                Target::User { dso, .. } => {
+                    if by_dso[dso as usize].is_empty() {
+                        order.push(dso);
                     }
+                    by_dso[dso as usize].push(i as u32);
                 }
-                Kernel::Table(t)
             }
+        }
+        if !kernel.is_empty() {
+            self.resolve_kernel(&kernel);
+        }
+        for dso in order {
+            self.resolve_dso(dso, &by_dso[dso as usize]);
+        }
+        self.targets.iter_mut().for_each(|t| *t = Target::Done);
+    }
+
+    fn resolve_kernel(&mut self, frames: &[u32]) {
+        let ips: Vec<u64> = frames
+            .iter()
+            .map(|&f| self.frames[f as usize].addr)
+            .collect();
+        let table = match self.kernel_table(&ips) {
+            Ok(t) => Some(t),
             Err(why) => {
                 self.warnings
                     .push(format!("kernel frames are shown as addresses: {why}"));
-                Kernel::Missing
+                None
             }
         };
+        for (&f, &ip) in frames.iter().zip(&ips) {
+            self.frames[f as usize] = match &table {
+                Some(t) => match t.find(ip) {
+                    Some(s) => {
+                        let dso = if s.module.is_empty() {
+                            self.kernel_dso
+                        } else {
+                            self.strings.id(format!("[{}]", s.module).as_bytes())
+                        };
+                        FrameText {
+                            addr: ip,
+                            symbol: self.strings.id(s.name.as_bytes()),
+                            offset: Some(ip - s.start),
+                            dso,
+                        }
+                    }
+                    None => self.frames[f as usize],
+                },
+                // Without symbols each address is its own frame, named by its address.
+                None => FrameText {
+                    symbol: self.strings.id(format!("{ip:#x}").as_bytes()),
+                    ..self.frames[f as usize]
+                },
+            };
+        }
     }
 
-    /// kallsyms for the recorded kernel: perf's saved copy in the build-id cache when
+    fn resolve_dso(&mut self, dso: u32, frames: &[u32]) {
+        let addrs: Vec<(u64, u64)> = frames
+            .iter()
+            .map(|&f| match self.targets[f as usize] {
+                Target::User { file_off, ip, .. } => (file_off, ip),
+                _ => (0, 0),
+            })
+            .collect();
+        let d = &self.dsos[dso as usize];
+        let absolute = d.perf_map;
+        let loaded = if absolute {
+            symbols_of_perf_map(&d.path).map(|t| (Vec::new(), t))
+        } else {
+            let offsets: Vec<u64> = addrs.iter().map(|a| a.0).collect();
+            load_dso(&d.path, d.build_id.as_deref(), &self.sources, &offsets)
+        };
+        let (segments, table) = match loaded {
+            Ok(l) => l,
+            Err(why) => {
+                let path = String::from_utf8_lossy(&self.dsos[dso as usize].path);
+                self.missing_dsos.push(format!("{path}: {why}"));
+                return;
+            }
+        };
+        for (&f, &(file_off, ip)) in frames.iter().zip(&addrs) {
+            let (addr, vaddr) = if absolute {
+                (ip, ip)
+            } else {
+                (file_off, symbols::address_of(&segments, file_off))
+            };
+            let frame = &mut self.frames[f as usize];
+            frame.addr = addr;
+            if let Some(s) = table.find(vaddr) {
+                frame.offset = Some(vaddr - s.start);
+                frame.symbol = symbol_name(
+                    &mut self.symbol_names,
+                    &mut self.strings,
+                    (dso, s.start),
+                    &s,
+                );
+            }
+        }
+    }
+
+    /// kallsyms for the recorded kernel, with the symbols lookups of `ips` need, moved
+    /// to where the recorded kernel was: perf's saved copy in the build-id cache when
     /// there is one, else the running kernel's when the build ids match. The copy is
     /// the same list, taken at record time, and a plain file: reading /proc/kallsyms
     /// makes the kernel format every line anew, which cost more than all the rest of
     /// reading an 11 MB recording.
-    fn kernel_table(&self) -> Result<SymbolTable, String> {
+    fn kernel_table(&self, ips: &[u64]) -> Result<SymbolTable, String> {
         let recorded = self.kernel_build_id.as_deref();
         let mut tried = Vec::new();
         if let (Some(home), Some(id)) = (&self.sources.home, recorded) {
@@ -421,7 +515,7 @@ impl Resolver {
                 .join(symbols::hex(id))
                 .join("kallsyms");
             if cached.is_file() {
-                match read_kallsyms(&cached) {
+                match read_kallsyms(&cached, self.kernel_text, ips) {
                     Ok(t) => return Ok(t),
                     Err(e) => tried.push(e),
                 }
@@ -437,7 +531,7 @@ impl Resolver {
             (Some(_), None) => false,
         };
         if matches {
-            match read_kallsyms(&self.sources.kallsyms) {
+            match read_kallsyms(&self.sources.kallsyms, self.kernel_text, ips) {
                 Ok(t) => return Ok(t),
                 Err(e) => tried.push(e),
             }
@@ -453,23 +547,6 @@ impl Resolver {
             ));
         }
         Err(tried.join("; "))
-    }
-
-    fn load(&mut self, dso: u32) {
-        if !matches!(self.dsos[dso as usize].loaded, Loaded::Pending) {
-            return;
-        }
-        let d = &self.dsos[dso as usize];
-        let loaded = load_dso(&d.path, d.build_id.as_deref(), &self.sources);
-        let d = &mut self.dsos[dso as usize];
-        d.loaded = match loaded {
-            Ok(l) => l,
-            Err(why) => {
-                self.missing_dsos
-                    .push(format!("{}: {why}", String::from_utf8_lossy(&d.path)));
-                Loaded::Missing
-            }
-        };
     }
 
     /// Warnings for the user, the missing files summarised in one.
@@ -494,9 +571,40 @@ impl Resolver {
     }
 }
 
-fn read_kallsyms(path: &Path) -> Result<SymbolTable, String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let t = symbols::parse_kallsyms(&text);
+/// The printed name of a symbol of `key.0`, demangled once per symbol however many
+/// addresses in it are hit.
+fn symbol_name(
+    names: &mut FxHashMap<(u32, u64), StrId>,
+    strings: &mut Strings,
+    key: (u32, u64),
+    s: &Symbol<'_>,
+) -> StrId {
+    *names
+        .entry(key)
+        .or_insert_with(|| strings.id(s.display_name().as_bytes()))
+}
+
+/// kallsyms from `path`, with the symbols lookups of `ips` need, moved by the distance
+/// between the listed `_text` and where the recording says it was (`text`).
+fn read_kallsyms(path: &Path, text: Option<u64>, ips: &[u64]) -> Result<SymbolTable, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let k = Kallsyms::scan(&data);
+    let delta = match (text, k.text_start()) {
+        (Some(text), Some(listed)) => text.wrapping_sub(listed) as i64,
+        _ => 0,
+    };
+    // Lookups happen at listed addresses; where moving them would wrap around the
+    // address space, the order changes and only the whole table answers as perf's.
+    let wraps = delta != 0
+        && k.bounds().is_some_and(|(lo, hi)| {
+            lo.checked_add_signed(delta).is_none() || hi.checked_add_signed(delta).is_none()
+        });
+    let hits = (!wraps).then(|| {
+        // Address 0 too: the check for hidden addresses below looks it up.
+        let listed = ips.iter().map(|ip| ip.wrapping_sub(delta as u64));
+        sorted_hits(listed.chain([0]).collect())
+    });
+    let mut t = k.table(hits.as_deref());
     // Without privileges kallsyms lists every address as zero.
     if t.is_empty() || t.find(0).is_some_and(|s| s.start == 0 && s.end > 4096) {
         return Err(format!(
@@ -504,46 +612,97 @@ fn read_kallsyms(path: &Path) -> Result<SymbolTable, String> {
             path.display()
         ));
     }
+    if delta != 0 {
+        t.shift(delta);
+    }
     Ok(t)
 }
 
-/// Loads a mapped file's symbols: the file itself when its build id matches (or is
-/// not known), else perf's build-id cache; symbols from a separate debug file with a
-/// full `.symtab` when there is one, as perf prefers it.
+/// A JIT's `/tmp/perf-PID.map`.
+fn symbols_of_perf_map(path: &[u8]) -> Result<SymbolTable, String> {
+    let path = String::from_utf8_lossy(path).into_owned();
+    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    Ok(symbols::parse_perf_map(&text))
+}
+
+/// A symbol file's bytes: mapped, or (the vDSO) copied.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Segments (file offset, size, address) and the symbols lookups of `offsets` need.
+type DsoSymbols = (Vec<(u64, u64, u64)>, SymbolTable);
+
+/// Loads a mapped file's symbols for the file offsets `offsets` (their addresses
+/// through the mapped file's segments): the file itself when its build id matches (or
+/// is not known), else perf's build-id cache; symbols from a separate debug file with
+/// a full `.symtab` when there is one, as perf prefers it.
 fn load_dso(
     path: &[u8],
     build_id: Option<&[u8]>,
     sources: &SymbolSources,
-) -> Result<Loaded, String> {
+    offsets: &[u64],
+) -> Result<DsoSymbols, String> {
     let path_str = String::from_utf8_lossy(path).into_owned();
-    if path_str.starts_with("/tmp/perf-") && path_str.ends_with(".map") {
-        let text = std::fs::read_to_string(&path_str).map_err(|e| e.to_string())?;
-        return Ok(Loaded::Absolute(symbols::parse_perf_map(&text)));
-    }
     let mut why = Vec::new();
-    let runtime = runtime_image(&path_str, build_id, sources, &mut why);
+    let runtime_bytes = runtime_image(&path_str, build_id, sources, &mut why);
+    let runtime = match &runtime_bytes {
+        Some(b) => Some(ElfImage::parse(b)?),
+        None => None,
+    };
     let build_id = build_id
         .map(<[u8]>::to_vec)
         .or_else(|| runtime.as_ref().and_then(|r| r.build_id.clone()));
-    if let Some(mut debug) = debug_symbols(&path_str, build_id.as_deref(), sources) {
+    let runtime_segments = runtime.as_ref().map(|r| r.segments.as_slice());
+    let hits_through = |segs: &[(u64, u64, u64)]| {
+        sorted_hits(
+            offsets
+                .iter()
+                .map(|&o| symbols::address_of(segs, o))
+                .collect(),
+        )
+    };
+    if let Some((segments, mut table)) = debug_symbols(
+        &path_str,
+        build_id.as_deref(),
+        sources,
+        runtime_segments,
+        offsets,
+    ) {
         // Layout and PLT come from the file that was mapped; a debug file has neither.
-        if let Some(r) = runtime {
-            debug.segments = r.segments;
-            debug.table.insert_sized(&r.plt);
+        if let Some(r) = &runtime {
+            table.insert_sized(&r.plt(&hits_through(&segments)));
         }
-        return Ok(Loaded::Elf(debug));
+        return Ok((segments, table));
     }
-    runtime.map(Loaded::Elf).ok_or_else(|| why.join("; "))
+    match runtime {
+        Some(r) => {
+            let table = r.symbols(&hits_through(&r.segments));
+            Ok((r.segments, table))
+        }
+        None => Err(why.join("; ")),
+    }
 }
 
-/// The mapped file's own symbols: the file at its path if it is still the recorded
+/// The mapped file's own image: the file at its path if it is still the recorded
 /// one, else the copy perf saved in its build-id cache (or this machine's vDSO).
 fn runtime_image(
     path: &str,
     build_id: Option<&[u8]>,
     sources: &SymbolSources,
     why: &mut Vec<String>,
-) -> Option<ElfSymbols> {
+) -> Option<Bytes> {
     if path.starts_with('/') {
         let p = Path::new(path.trim_end_matches(" (deleted)"));
         match map_file(p) {
@@ -551,8 +710,8 @@ fn runtime_image(
                 (Some(want), Some(got)) if want != got => {
                     why.push("changed since the recording (build id differs)".into())
                 }
-                _ => match symbols::read_elf(&data) {
-                    Ok(e) => return Some(e),
+                _ => match ElfImage::parse(&data) {
+                    Ok(_) => return Some(Bytes::Mapped(data)),
                     Err(e) => why.push(e),
                 },
             },
@@ -562,11 +721,11 @@ fn runtime_image(
     if let (Some(home), Some(id)) = (&sources.home, build_id)
         && let Some(cached) = symbols::build_id_cache_path(home, id)
     {
-        match map_file(&cached)
-            .map_err(|e| e.to_string())
-            .and_then(|d| symbols::read_elf(&d))
-        {
-            Ok(e) => return Some(e),
+        match map_file(&cached).map_err(|e| e.to_string()).and_then(|d| {
+            ElfImage::parse(&d)?;
+            Ok(d)
+        }) {
+            Ok(d) => return Some(Bytes::Mapped(d)),
             Err(e) => why.push(format!("{}: {e}", cached.display())),
         }
     }
@@ -574,19 +733,23 @@ fn runtime_image(
         if let Some(data) = own_vdso()
             && (build_id.is_none() || symbols::elf_build_id(&data).as_deref() == build_id)
         {
-            return symbols::read_elf(&data).ok();
+            return ElfImage::parse(&data).is_ok().then_some(Bytes::Owned(data));
         }
         why.push("not in the build-id cache".into());
     }
     None
 }
 
-/// Symbols from a separate debug file with a `.symtab`, where perf looks for one.
+/// Symbols from a separate debug file with a `.symtab`, where perf looks for one, for
+/// lookups of `offsets` through the mapped file's segments (`runtime`), or the debug
+/// file's own when the mapped file is gone.
 fn debug_symbols(
     path: &str,
     build_id: Option<&[u8]>,
     sources: &SymbolSources,
-) -> Option<ElfSymbols> {
+    runtime: Option<&[(u64, u64, u64)]>,
+    offsets: &[u64],
+) -> Option<DsoSymbols> {
     let mut candidates = Vec::new();
     if let Some(id) = build_id {
         let h = symbols::hex(id);
@@ -616,9 +779,19 @@ fn debug_symbols(
         if build_id.is_some() && symbols::elf_build_id(&data).as_deref() != build_id {
             return None;
         }
-        symbols::read_elf(&data)
-            .ok()
-            .filter(|e| e.has_symtab && !e.table.is_empty())
+        let image = ElfImage::parse(&data).ok()?;
+        if !image.has_symtab {
+            return None;
+        }
+        let segments = runtime.map_or_else(|| image.segments.clone(), <[_]>::to_vec);
+        let hits = sorted_hits(
+            offsets
+                .iter()
+                .map(|&o| symbols::address_of(&segments, o))
+                .collect(),
+        );
+        let table = image.symbols(&hits);
+        (!table.is_empty() || image.has_plt()).then_some((segments, table))
     })
 }
 
@@ -674,10 +847,12 @@ mod tests {
         };
         let mut r = Resolver::new(FxHashMap::default(), Some(id), sources.clone());
         let f = r.kernel(0xffffffff81000010);
+        r.resolve();
         assert_eq!(r.strings.get(r.frames[f as usize].symbol), b"from_cache");
         // Another kernel's recording (its build id not running) and no copy of it.
         let mut r = Resolver::new(FxHashMap::default(), Some(vec![0x12, 0x34]), sources);
         r.kernel(0xffffffff81000010);
+        r.resolve();
         let w = r.finish_warnings().join("\n");
         assert!(
             w.contains("not the running one") && w.contains(".debug"),

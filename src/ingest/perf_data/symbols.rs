@@ -12,9 +12,12 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
-use object::{
-    Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind, SymbolScope,
+use super::pick::Picker;
+
+use object::read::elf::{
+    ElfFile, ElfFile32, ElfFile64, FileHeader, Sym, SymbolTable as ElfSymbolTable,
 };
+use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable};
 
 /// How a symbol is bound, in perf's order of preference for aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,15 +229,31 @@ impl SymbolTable {
         let best = if first == last {
             last
         } else {
-            *self.chosen.borrow_mut().entry(first).or_insert_with(|| {
-                (first + 1..=last).fold(first, |best, i| {
-                    let (b, other) = (self.view(&self.syms[best]), self.view(&self.syms[i]));
-                    if first_is_better(&b, &other) { best } else { i }
-                })
-            })
+            *self
+                .chosen
+                .borrow_mut()
+                .entry(first)
+                .or_insert_with(|| self.choose(first, last))
         };
         let best = self.view(&self.syms[best]);
         (addr < best.end || (best.end == best.start && addr == best.start)).then_some(best)
+    }
+
+    /// perf's choice among the aliases `first..=last`, each demangled at most once
+    /// (groups can be hundreds strong).
+    fn choose(&self, first: usize, last: usize) -> usize {
+        let mut names: Vec<Option<String>> = vec![None; last + 1 - first];
+        (first + 1..=last).fold(first, |best, i| {
+            let (b, other) = (self.view(&self.syms[best]), self.view(&self.syms[i]));
+            let better = first_is_better_unnamed(&b, &other).unwrap_or_else(|| {
+                for (j, s) in [(best, &b), (i, &other)] {
+                    names[j - first].get_or_insert_with(|| s.display_name().into_owned());
+                }
+                let name = |j: usize| names[j - first].as_deref().unwrap_or_default();
+                first_name_is_better(name(best), name(i))
+            });
+            if better { best } else { i }
+        })
     }
 
     /// The symbol with this exact name.
@@ -259,61 +278,168 @@ fn round_up_page(a: u64) -> u64 {
     a.div_ceil(4096).saturating_mul(4096)
 }
 
-/// perf's `choose_best_symbol`: whether `a` beats `b` at the same address.
-fn first_is_better(a: &Symbol<'_>, b: &Symbol<'_>) -> bool {
+/// perf's `choose_best_symbol`: whether `a` beats `b` at the same address, when sizes
+/// or bindings decide; `None` when their names must.
+fn first_is_better_unnamed(a: &Symbol<'_>, b: &Symbol<'_>) -> Option<bool> {
     let (sa, sb) = (a.end - a.start, b.end - b.start);
     if sb == 0 && sa > 0 {
-        return true;
+        return Some(true);
     }
     if sa == 0 && sb > 0 {
-        return false;
+        return Some(false);
     }
     let (wa, wb) = (a.binding == Binding::Weak, b.binding == Binding::Weak);
     if wa != wb {
-        return wb;
+        return Some(wb);
     }
     let (ga, gb) = (a.binding == Binding::Global, b.binding == Binding::Global);
     if ga != gb {
-        return ga;
+        return Some(ga);
     }
+    None
+}
+
+/// The rest of `choose_best_symbol`: of two demangled names (perf compares those), the
+/// one with fewer leading underscores, else the longer (the first on a tie).
+fn first_name_is_better(na: &str, nb: &str) -> bool {
     let under = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
-    // perf compares demangled names.
-    let (na, nb) = (a.display_name(), b.display_name());
-    let (ua, ub) = (under(&na), under(&nb));
+    let (ua, ub) = (under(na), under(nb));
     if ua != ub {
         return ua < ub;
     }
     na.len() >= nb.len()
 }
 
-/// Parses `/proc/kallsyms` text: text, weak, data and bss symbols, modules included.
-/// A kernel lists some 200,000 symbols, so lines are split with memchr and no line
-/// or name is allocated (names are copied into the table's one buffer).
-pub fn parse_kallsyms(text: &[u8]) -> SymbolTable {
-    let mut table = SymbolTable::default();
-    // Lines of one module come together: look its id up once per run of them.
-    let mut last_module: (&[u8], u32) = (b"", 0);
-    for line in text.split(|&b| b == b'\n') {
-        let Some((start, kind, name, module)) = kallsyms_line(line) else {
-            continue;
-        };
-        if !matches!(kind.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
-            continue;
+/// `/proc/kallsyms` text split into the lines of the symbols perf keeps (text, weak,
+/// data and bss, modules included): a kernel lists some 200,000, so lines are split
+/// with memchr and names are read only for the symbols a table keeps.
+pub struct Kallsyms<'t> {
+    text: &'t [u8],
+    /// (start, line offset) of each kept symbol, in file order.
+    lines: Vec<(u64, usize)>,
+    /// The line of `_text` as a name lookup in the whole table finds it: of the least
+    /// address, the first.
+    text_line: Option<usize>,
+}
+
+impl<'t> Kallsyms<'t> {
+    /// Splits kallsyms text into its symbols' lines.
+    pub fn scan(text: &'t [u8]) -> Self {
+        let mut lines: Vec<(u64, usize)> = Vec::new();
+        let mut text_line: Option<usize> = None;
+        let mut next = 0;
+        while next < text.len() {
+            let offset = next;
+            let line = line_at(text, offset);
+            next = offset + line.len() + 1;
+            let Some((start, kind, name)) = kallsyms_start(line) else {
+                continue;
+            };
+            if !matches!(kind.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
+                continue;
+            }
+            let is_text = name.starts_with(b"_text")
+                && kallsyms_line(line).is_some_and(|(_, _, name, _)| name == b"_text");
+            if is_text && text_line.is_none_or(|i| start < lines[i].0) {
+                text_line = Some(lines.len());
+            }
+            lines.push((start, offset));
         }
-        let binding = match kind {
-            b'W' | b'w' => Binding::Weak,
-            c if c.is_ascii_uppercase() => Binding::Global,
-            _ => Binding::Local,
-        };
-        if module != last_module.0 {
-            let id = table.module_id(&String::from_utf8_lossy(module));
-            last_module = (module, id);
+        Kallsyms {
+            text,
+            lines,
+            text_line,
         }
-        let name = String::from_utf8_lossy(name);
-        table.push_in(start, 0, &name, false, binding, last_module.1);
     }
-    table.finish(true);
-    table
+
+    /// Where `_text` is, as listed.
+    pub fn text_start(&self) -> Option<u64> {
+        self.text_line.map(|i| self.lines[i].0)
+    }
+
+    /// The least and greatest listed address.
+    pub fn bounds(&self) -> Option<(u64, u64)> {
+        let starts = self.lines.iter().map(|l| l.0);
+        Some((starts.clone().min()?, starts.max()?))
+    }
+
+    /// The symbol table, with only the symbols lookups of `hits` (sorted, deduplicated)
+    /// need ([`super::pick`]) and `_text`; `None`: all of them.
+    pub fn table(&self, hits: Option<&[u64]>) -> SymbolTable {
+        let keep: Vec<u32> = match hits {
+            Some(hits) => {
+                let mut picker = Picker::new(hits);
+                for (i, &(start, _)) in self.lines.iter().enumerate() {
+                    picker.offer(i as u32, start);
+                }
+                let mut keep = picker.picked();
+                if let Some(t) = self.text_line
+                    && let Err(at) = keep.binary_search(&(t as u32))
+                {
+                    keep.insert(at, t as u32);
+                }
+                keep
+            }
+            None => (0..self.lines.len() as u32).collect(),
+        };
+        let mut table = SymbolTable::default();
+        // Lines of one module come together: look its id up once per run of them.
+        let mut last_module: (&[u8], u32) = (b"", 0);
+        for i in keep {
+            let line = line_at(self.text, self.lines[i as usize].1);
+            let Some((start, kind, name, module)) = kallsyms_line(line) else {
+                continue;
+            };
+            let binding = match kind {
+                b'W' | b'w' => Binding::Weak,
+                c if c.is_ascii_uppercase() => Binding::Global,
+                _ => Binding::Local,
+            };
+            if module != last_module.0 {
+                let id = table.module_id(&String::from_utf8_lossy(module));
+                last_module = (module, id);
+            }
+            let name = String::from_utf8_lossy(name);
+            table.push_in(start, 0, &name, false, binding, last_module.1);
+        }
+        table.finish(true);
+        table
+    }
+}
+
+/// The line starting at `offset`, without its newline.
+fn line_at(text: &[u8], offset: usize) -> &[u8] {
+    let rest = &text[offset..];
+    &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())]
+}
+
+/// Parses `/proc/kallsyms` text into a table of all the symbols perf keeps.
+pub fn parse_kallsyms(text: &[u8]) -> SymbolTable {
+    Kallsyms::scan(text).table(None)
+}
+
+/// A kallsyms line's address, type and the rest, as [`kallsyms_line`] reads them
+/// (`None` when it rejects the line); the usual 64-bit line without its checks.
+fn kallsyms_start(line: &[u8]) -> Option<(u64, u8, &[u8])> {
+    const DIGITS: usize = 16;
+    if let Some(head) = line.get(..DIGITS + 4)
+        && head[DIGITS] == b' '
+        && head[DIGITS + 2] == b' '
+        && !head[DIGITS + 3].is_ascii_whitespace()
+    {
+        let mut start = 0u64;
+        for &c in &head[..DIGITS] {
+            let digit = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return kallsyms_line(line).map(|(s, k, n, _)| (s, k, n)),
+            };
+            start = start << 4 | u64::from(digit);
+        }
+        return Some((start, head[DIGITS + 1], &line[DIGITS + 3..]));
+    }
+    kallsyms_line(line).map(|(s, k, n, _)| (s, k, n))
 }
 
 /// One kallsyms line: `ADDR TYPE NAME[\t[MODULE]]` → (address, type, name, module).
@@ -353,30 +479,25 @@ pub fn parse_perf_map(text: &str) -> SymbolTable {
     table
 }
 
-/// What an ELF file gives: its symbols and how file offsets map to addresses.
-#[derive(Debug, Clone, Default)]
-pub struct ElfSymbols {
-    /// Symbols by virtual address.
-    pub table: SymbolTable,
+/// An ELF file opened for its symbols: how file offsets map to addresses, and its
+/// symbol tables, read only as far as the sampled addresses need.
+pub struct ElfImage<'d> {
+    data: &'d [u8],
+    file: object::File<'d>,
     /// Loadable segments: (file offset, file size, virtual address).
     pub segments: Vec<(u64, u64, u64)>,
-    /// Whether the symbols came from a full `.symtab` (not just `.dynsym`).
+    /// Whether it has a full `.symtab` (not just `.dynsym`).
     pub has_symtab: bool,
-    /// The `name@plt` symbols perf makes up for the PLT (also in `table`): start,
-    /// size, name.
-    pub plt: Vec<(u64, u64, String)>,
     /// The GNU build id, when the file has one.
     pub build_id: Option<Vec<u8>>,
 }
 
-impl ElfSymbols {
-    /// The virtual address of a file offset, through the segment that maps it.
-    pub fn address_of(&self, file_offset: u64) -> u64 {
-        self.segments
-            .iter()
-            .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
-            .map_or(file_offset, |&(off, _, vaddr)| vaddr + (file_offset - off))
-    }
+/// The virtual address of a file offset, through the segment that maps it.
+pub fn address_of(segments: &[(u64, u64, u64)], file_offset: u64) -> u64 {
+    segments
+        .iter()
+        .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
+        .map_or(file_offset, |&(off, _, vaddr)| vaddr + (file_offset - off))
 }
 
 /// Reads an ELF file's build id only (cheap: no symbol parsing).
@@ -385,126 +506,243 @@ pub fn elf_build_id(data: &[u8]) -> Option<Vec<u8>> {
     file.build_id().ok().flatten().map(<[u8]>::to_vec)
 }
 
-/// Reads an ELF file's symbols the way perf does: `.symtab` when present, else
-/// `.dynsym`; functions, objects and GNU ifuncs, and labels in `text`/`data` sections.
-pub fn read_elf(data: &[u8]) -> Result<ElfSymbols, String> {
-    let file = object::File::parse(data).map_err(|e| e.to_string())?;
-    let mut out = ElfSymbols {
-        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
-        ..ElfSymbols::default()
-    };
-    for seg in file.segments() {
-        let (off, size) = seg.file_range();
-        if size > 0 {
-            out.segments.push((off, size, seg.address()));
-        }
+impl<'d> ElfImage<'d> {
+    /// Opens an ELF file: its header, segments and build id.
+    pub fn parse(data: &'d [u8]) -> Result<Self, String> {
+        let file = object::File::parse(data).map_err(|e| e.to_string())?;
+        let segments = file
+            .segments()
+            .map(|seg| (seg.file_range(), seg.address()))
+            .filter(|&((_, size), _)| size > 0)
+            .map(|((off, size), addr)| (off, size, addr))
+            .collect();
+        Ok(ElfImage {
+            data,
+            build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+            has_symtab: file.symbols().next().is_some(),
+            segments,
+            file,
+        })
     }
-    let has_symtab = file.symbols().next().is_some();
-    out.has_symtab = has_symtab;
-    let (symbols, tab, strtab) = if has_symtab {
-        (file.symbols(), ".symtab", ".strtab")
-    } else {
-        (file.dynamic_symbols(), ".dynsym", ".dynstr")
-    };
-    let size = |name| file.section_by_name(name).map_or(0, |s| s.size() as usize);
-    // ELF64 symbols are 24 bytes; the string table bounds the names' bytes.
-    out.table.reserve(size(tab) / 24, size(strtab));
-    for sym in symbols {
-        if !(matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data) || is_label(&sym))
-            || sym.is_undefined()
-        {
-            continue;
+
+    /// The symbols perf would read (`.symtab` when present, else `.dynsym`; functions,
+    /// objects and GNU ifuncs, and labels in `text`/`data` sections) and its PLT
+    /// symbols, as far as lookups of `hits` (virtual addresses, sorted, deduplicated)
+    /// need them: see [`super::pick`]. Empty only when the file has none at all.
+    pub fn symbols(&self, hits: &[u64]) -> SymbolTable {
+        let mut out = SymbolTable::default();
+        let sections = section_is_text_or_data(&self.file);
+        let dynamic = !self.has_symtab;
+        // The symbol table walked as the raw ELF entries: a quarter of a million
+        // symbols through `object`'s file-independent interface cost several times more.
+        match object::FileKind::parse(self.data) {
+            Ok(object::FileKind::Elf64) => {
+                if let Ok(f) = ElfFile64::<Endianness>::parse(self.data) {
+                    pick_elf_symbols(&f, dynamic, &sections, hits, &mut out);
+                }
+            }
+            Ok(object::FileKind::Elf32) => {
+                if let Ok(f) = ElfFile32::<Endianness>::parse(self.data) {
+                    pick_elf_symbols(&f, dynamic, &sections, hits, &mut out);
+                }
+            }
+            _ => {}
         }
-        let Some(index) = sym.section_index() else {
-            continue;
+        out.finish(false);
+        out.insert_sized(&self.plt(hits));
+        out
+    }
+
+    /// perf's `dso__synthesize_plt_symbols` for x86-64: one `name@plt` symbol per
+    /// `.rela.plt` entry, 16 bytes each after the 16-byte `.plt` header (`@plt` alone
+    /// for relocations without a symbol, such as IFUNC ones). Only the entries that are
+    /// the nearest at or below one of `hits` are named (and demangled): the others
+    /// cannot be what a lookup of a hit finds.
+    pub fn plt(&self, hits: &[u64]) -> Vec<(u64, u64, String)> {
+        let Some((first, entries)) = self.plt_entries() else {
+            return Vec::new();
         };
-        // perf keeps functions and objects from any section, labels only from
-        // sections whose name says text or data.
-        let in_text_or_data = || {
-            file.section_by_index(index)
-                .ok()
-                .and_then(|s| {
-                    s.name()
+        let Some(last) = entries.len().checked_sub(1) else {
+            return Vec::new();
+        };
+        // The entry at or below a hit; past the end, the last one.
+        let mut wanted: Vec<usize> = hits
+            .iter()
+            .filter(|&&h| h >= first)
+            .map(|&h| ((h - first) / PLT_ENTRY).min(last as u64) as usize)
+            .collect();
+        wanted.dedup();
+        let dynsym = self.file.dynamic_symbol_table();
+        wanted
+            .into_iter()
+            .map(|k| {
+                let r = entries[k];
+                let info = u64::from_le_bytes(r[8..16].try_into().unwrap_or_default());
+                let name = match (&dynsym, (info >> 32) as usize) {
+                    (_, 0) | (None, _) => String::new(),
+                    (Some(t), i) => t
+                        .symbol_by_index(object::SymbolIndex(i))
                         .ok()
-                        .map(|n| n.contains("text") || n.contains("data"))
-                })
-                .unwrap_or(false)
-        };
-        let Ok(raw) = sym.name_bytes() else { continue };
-        if raw.is_empty() || (sym.kind() == SymbolKind::Unknown && !in_text_or_data()) {
-            continue;
-        }
-        let binding = if sym.is_weak() {
-            Binding::Weak
-        } else if sym.scope() == SymbolScope::Dynamic || sym.is_global() {
-            Binding::Global
-        } else {
-            Binding::Local
-        };
-        // Valid UTF-8 in practice: the fast check, a lossy copy only when not.
-        let name = std::str::from_utf8(raw)
-            .map_or_else(|_| String::from_utf8_lossy(raw), std::borrow::Cow::Borrowed);
-        out.table
-            .push(sym.address(), sym.size(), &name, true, binding);
+                        .and_then(|s| s.name_bytes().ok().map(demangle))
+                        .unwrap_or_default(),
+                };
+                (
+                    first + k as u64 * PLT_ENTRY,
+                    PLT_ENTRY,
+                    format!("{name}@plt"),
+                )
+            })
+            .collect()
     }
-    out.table.finish(false);
-    out.plt = plt_symbols(&file);
-    out.table.insert_sized(&out.plt);
-    Ok(out)
+
+    /// Whether perf would make up PLT symbols for this file.
+    pub fn has_plt(&self) -> bool {
+        self.plt_entries().is_some_and(|(_, e)| !e.is_empty())
+    }
+
+    /// The first PLT symbol's address and the `.rela.plt` entries, one per symbol.
+    fn plt_entries(&self) -> Option<(u64, Vec<&'d [u8]>)> {
+        const RELA_SIZE: usize = 24;
+        let file = &self.file;
+        if file.architecture() != object::Architecture::X86_64 {
+            return None;
+        }
+        let plt = file.section_by_name(".plt")?;
+        let relocs = file.section_by_name(".rela.plt")?.data().ok()?;
+        // perf 6.1 places them by the section's file offset, not its address; in the
+        // usual layout the two are equal, and where they are not perf misses them too.
+        let first = plt.file_range().map_or(plt.address(), |(off, _)| off) + PLT_ENTRY;
+        Some((first, relocs.chunks_exact(RELA_SIZE).collect()))
+    }
 }
 
-/// perf's `dso__synthesize_plt_symbols` for x86-64: one `name@plt` symbol per
-/// `.rela.plt` entry, 16 bytes each after the 16-byte `.plt` header (`@plt` alone for
-/// relocations without a symbol, such as IFUNC ones).
-fn plt_symbols(file: &object::File<'_>) -> Vec<(u64, u64, String)> {
-    const ENTRY: u64 = 16;
-    const RELA_SIZE: usize = 24;
-    if file.architecture() != object::Architecture::X86_64 {
-        return Vec::new();
-    }
-    let (Some(plt), Some(rela)) = (
-        file.section_by_name(".plt"),
-        file.section_by_name(".rela.plt"),
-    ) else {
-        return Vec::new();
-    };
-    let Ok(relocs) = rela.data() else {
-        return Vec::new();
-    };
-    let dynsym = file.dynamic_symbol_table();
+/// Bytes per PLT entry (and of the PLT's header) on x86-64.
+const PLT_ENTRY: u64 = 16;
+
+/// Per section index: whether its name says text or data.
+fn section_is_text_or_data(file: &object::File<'_>) -> Vec<bool> {
     let mut out = Vec::new();
-    // perf 6.1 places them by the section's file offset, not its address; in the
-    // usual layout the two are equal, and where they are not perf misses them too.
-    let mut addr = plt.file_range().map_or(plt.address(), |(off, _)| off) + ENTRY;
-    for r in relocs.chunks_exact(RELA_SIZE) {
-        let info = u64::from_le_bytes(r[8..16].try_into().unwrap_or_default());
-        let index = (info >> 32) as usize;
-        let name = match (&dynsym, index) {
-            (_, 0) | (None, _) => String::new(),
-            (Some(t), i) => t
-                .symbol_by_index(object::SymbolIndex(i))
-                .ok()
-                .and_then(|s| s.name_bytes().ok().map(demangle))
-                .unwrap_or_default(),
-        };
-        out.push((addr, ENTRY, format!("{name}@plt")));
-        addr += ENTRY;
+    for s in file.sections() {
+        let i = s.index().0;
+        if out.len() <= i {
+            out.resize(i + 1, false);
+        }
+        out[i] = s
+            .name()
+            .is_ok_and(|n| n.contains("text") || n.contains("data"));
     }
     out
 }
 
-/// perf's `elf_sym__is_label`: an untyped symbol with default visibility, such as an
-/// assembler entry point (`_dl_start_user`).
-fn is_label<'d, S: ObjectSymbol<'d>>(sym: &S) -> bool {
-    use object::elf::{STT_NOTYPE, STV_DEFAULT};
-    match sym.flags() {
-        object::SymbolFlags::Elf { st_info, st_other } => {
-            st_info.st_type() == STT_NOTYPE
-                && st_other.visibility() == STV_DEFAULT
-                && matches!(sym.section(), object::SymbolSection::Section(_))
+/// Adds to `out` the symbols of `file`'s `.symtab` (`.dynsym` when `dynamic`) that
+/// lookups of `hits` need ([`super::pick`]), names still mangled.
+fn pick_elf_symbols<Elf: FileHeader<Endian = Endianness>>(
+    file: &ElfFile<'_, Elf>,
+    dynamic: bool,
+    text_or_data: &[bool],
+    hits: &[u64],
+    out: &mut SymbolTable,
+) {
+    let endian = file.endian();
+    let table = if dynamic {
+        file.elf_dynamic_symbol_table()
+    } else {
+        file.elf_symbol_table()
+    };
+    let syms = table.symbols();
+    let name = |i: u32| {
+        let sym = syms.get(i as usize)?;
+        sym.name(endian, table.strings()).ok()
+    };
+    // Names that turn out empty (or unreadable) make perf skip the symbol: pick again
+    // without them. ELF files name every symbol they type as a function, object or
+    // label, so this is the exception.
+    let mut skipped: Vec<u32> = Vec::new();
+    let picked = loop {
+        let mut picker = Picker::new(hits);
+        // Index 0 is the null symbol.
+        for (i, sym) in syms.iter().enumerate().skip(1) {
+            let i = i as u32;
+            if perf_reads(table, i, sym, endian, text_or_data) && !skipped.contains(&i) {
+                picker.offer(i, address(sym, endian));
+            }
         }
-        _ => false,
+        let picked = picker.picked();
+        let before = skipped.len();
+        skipped.extend(
+            picked
+                .iter()
+                .filter(|&&i| name(i).is_none_or(<[u8]>::is_empty)),
+        );
+        if skipped.len() == before {
+            break picked;
+        }
+    };
+    for i in picked {
+        let (Some(sym), Some(raw)) = (syms.get(i as usize), name(i)) else {
+            continue;
+        };
+        let binding = match sym.st_bind() {
+            object::elf::STB_WEAK => Binding::Weak,
+            object::elf::STB_LOCAL => Binding::Local,
+            _ => Binding::Global,
+        };
+        // Valid UTF-8 in practice: the fast check, a lossy copy only when not.
+        let name = std::str::from_utf8(raw)
+            .map_or_else(|_| String::from_utf8_lossy(raw), std::borrow::Cow::Borrowed);
+        out.push(
+            address(sym, endian),
+            sym.st_size(endian).into(),
+            &name,
+            true,
+            binding,
+        );
     }
+}
+
+/// A symbol's address; 0 for a common one, whose value is its alignment.
+fn address<S: Sym<Endian = Endianness>>(sym: &S, endian: Endianness) -> u64 {
+    if sym.st_type() == object::elf::STT_COMMON {
+        0
+    } else {
+        sym.st_value(endian).into()
+    }
+}
+
+/// Whether perf reads symbol `i`, its name aside (an empty one is skipped too):
+/// defined functions, objects and GNU ifuncs from any section, and labels (untyped,
+/// default visibility) only from sections whose name says text or data.
+fn perf_reads<Elf: FileHeader<Endian = Endianness>>(
+    table: &ElfSymbolTable<'_, Elf>,
+    i: u32,
+    sym: &Elf::Sym,
+    endian: Endianness,
+    text_or_data: &[bool],
+) -> bool {
+    use object::elf::{
+        SHN_ABS, SHN_COMMON, SHN_UNDEF, SHN_XINDEX, STT_COMMON, STT_FUNC, STT_GNU_IFUNC,
+        STT_NOTYPE, STT_OBJECT, STV_DEFAULT,
+    };
+    let kind = sym.st_type();
+    let typed = matches!(kind, STT_FUNC | STT_GNU_IFUNC | STT_OBJECT | STT_COMMON);
+    let section = match sym.st_shndx(endian) {
+        SHN_UNDEF | SHN_ABS | SHN_COMMON => None,
+        SHN_XINDEX => table
+            .shndx(endian, object::SymbolIndex(i as usize))
+            .filter(|&s| s != 0)
+            .map(|s| s as usize),
+        s => s.index().map(usize::from),
+    };
+    let Some(section) = section else {
+        // Undefined, absolute or common: not a symbol with a place in a section.
+        return false;
+    };
+    if typed {
+        return true;
+    }
+    kind == STT_NOTYPE
+        && sym.st_visibility() == STV_DEFAULT
+        && text_or_data.get(section).copied().unwrap_or(false)
 }
 
 /// Demangles as perf 6.1 prints names: C++ without parameters or return type
