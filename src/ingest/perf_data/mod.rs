@@ -609,6 +609,24 @@ fn push_hex(out: &mut Vec<u8>, v: u64) -> std::ops::Range<usize> {
     start..out.len()
 }
 
+/// Per frame, the line id the profile builder knows it by: the same for frames that
+/// intern alike. The builder keeps what a line interns to by its id, as for a
+/// callchain line of `perf script` seen before; what that is depends on the symbol and
+/// DSO, on the offset only for the samples' leaves (`keep_samples`), and not on the
+/// address (used only for unknown symbols with `include_addrs`, which it never keeps).
+/// Broken callchains give a frame per garbage address, all `[unknown]`: one line id
+/// saves interning each of them anew.
+fn line_ids(resolver: &Resolver, opts: BuildOptions) -> Vec<LineId> {
+    let mut first: FxHashMap<(StrId, StrId, Option<u64>), u32> = FxHashMap::default();
+    (0..)
+        .zip(&resolver.frames)
+        .map(|(i, f)| {
+            let offset = f.offset.filter(|_| opts.keep_samples);
+            LineId(*first.entry((f.symbol, f.dso, offset)).or_insert(i))
+        })
+        .collect()
+}
+
 /// Feeds the collected samples, now borrowing final strings, to the profile builder.
 fn build_profile(
     header: Header,
@@ -643,6 +661,7 @@ fn build_profile(
             dso: s(f.dso),
         })
         .collect();
+    let lines = line_ids(resolver, opts);
     Profile::from_samples(header, opts, |sink| {
         let mut sample = Sample {
             head: EventLine::default(),
@@ -667,10 +686,11 @@ fn build_profile(
                 sample.frames.clear();
                 sample.lines.clear();
                 let (start, len) = (p.chain.0 as usize, p.chain.1 as usize);
-                // A frame's index in the resolver's table names it, as a line id would.
-                sample
-                    .lines
-                    .extend(chains[start..start + len].iter().map(|&f| LineId(f)));
+                sample.lines.extend(
+                    chains[start..start + len]
+                        .iter()
+                        .map(|&f| lines[f as usize]),
+                );
                 sample.frames.extend(
                     chains[start..start + len]
                         .iter()
