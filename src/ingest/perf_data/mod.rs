@@ -14,6 +14,7 @@
 
 pub mod header;
 mod pick;
+mod records;
 pub mod resolve;
 pub mod symbols;
 pub mod tracing;
@@ -302,18 +303,16 @@ fn read_records(
         scratch: Vec::new(),
     };
     state.swapper = state.resolver.strings.id(b"swapper");
-    loop {
-        match record_iter.next_record(&mut perf_file) {
-            Ok(Some(record)) => {
-                state.stats.records += 1;
-                state.record(record);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                state.stats.stopped = Some(format!("{e} (the file may be truncated)"));
-                break;
-            }
+    if let Some(in_place) = (!pipe)
+        .then(|| records::in_place(data, &perf_file))
+        .flatten()
+    {
+        for record in in_place.records() {
+            state.stats.records += 1;
+            state.record(record);
         }
+    } else {
+        read_all(&mut state, &mut perf_file, &mut record_iter);
     }
     let header = header::header(&perf_file, &attrs);
     let event_names = state.events.iter().map(|e| e.name).collect();
@@ -328,6 +327,27 @@ fn read_records(
         stats: state.stats,
         warnings,
     })
+}
+
+/// Reads the records with linux-perf-data, up to the end or the first unreadable one.
+fn read_all(
+    state: &mut State,
+    perf_file: &mut linux_perf_data::PerfFile,
+    record_iter: &mut linux_perf_data::PerfRecordIter<Cursor<&[u8]>>,
+) {
+    loop {
+        match record_iter.next_record(perf_file) {
+            Ok(Some(record)) => {
+                state.stats.records += 1;
+                state.record(record);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                state.stats.stopped = Some(format!("{e} (the file may be truncated)"));
+                break;
+            }
+        }
+    }
 }
 
 /// Opens the file (or pipe-mode stream) for reading its records.
