@@ -111,7 +111,7 @@ pub fn load_with(
     // The reader is defensive, but a recording is untrusted input: a panic in it must
     // not take the whole command down.
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_records(bytes, path, pipe, sources)
+        read_records(bytes, path, pipe, sources, opts)
     }))
     .map_err(|_| {
         err(
@@ -267,6 +267,7 @@ fn read_records(
     path: &Path,
     pipe: bool,
     sources: &SymbolSources,
+    opts: BuildOptions,
 ) -> Result<Collected> {
     let PerfFileReader {
         mut perf_file,
@@ -286,6 +287,7 @@ fn read_records(
         .unwrap_or_default();
     let (build_ids, kernel_build_id) = build_ids(&perf_file);
     let mut resolver = Resolver::new(build_ids, kernel_build_id, sources.clone());
+    resolver.unknown_addresses = opts.include_addrs;
     let mut warnings = Vec::new();
     let events = event_infos(&attrs, &formats, &mut resolver);
     if events.iter().any(|e| e.tracepoint && e.format.is_none()) {

@@ -162,6 +162,10 @@ pub struct Resolver {
     kernel_dso: StrId,
     /// What went wrong while loading symbols, for the user.
     pub warnings: Vec<String>,
+    /// Whether frames of addresses outside any mapping keep their address (for
+    /// `--addrs`); else they are all one `[unknown] ([unknown])` frame at 0, which is
+    /// all that is printed of them.
+    pub unknown_addresses: bool,
     missing_dsos: Vec<String>,
 }
 
@@ -200,6 +204,7 @@ impl Resolver {
             unknown_dso: unknown,
             kernel_dso,
             warnings: Vec::new(),
+            unknown_addresses: true,
             missing_dsos: Vec::new(),
         }
     }
@@ -367,6 +372,9 @@ impl Resolver {
 
     /// A frame perf prints as `[unknown] ([unknown])`.
     pub fn unknown_frame(&mut self, ip: u64) -> u32 {
+        // Broken callchains (code without frame pointers) give tens of thousands of
+        // garbage addresses; printed without addresses, one frame stands for all.
+        let ip = if self.unknown_addresses { ip } else { 0 };
         if let Some(&f) = self.frame_ids.get(&(UNKNOWN_KEY, ip)) {
             return f;
         }
