@@ -60,12 +60,19 @@ impl<'h> Picker<'h> {
             self.shift += 1;
         }
         let slices = ((last - first) >> self.shift) + 2;
+        // One walk up the hits, as the slices' first addresses go up.
+        let mut gap = 0;
         self.slices = (0..slices)
             .map(|k| {
                 // Past the top of the address space: above every hit.
                 let offset = u64::try_from(u128::from(k) << self.shift).ok();
                 match offset.and_then(|o| first.checked_add(o)) {
-                    Some(a) => self.hits.partition_point(|&h| h < a),
+                    Some(a) => {
+                        while self.hits.get(gap).is_some_and(|&h| h < a) {
+                            gap += 1;
+                        }
+                        gap
+                    }
                     None => self.hits.len(),
                 }
             })

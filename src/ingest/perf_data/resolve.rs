@@ -94,8 +94,26 @@ pub struct MapRecord<'a> {
 struct Process {
     maps: BTreeMap<u64, Mapping>,
     /// Unique to these mappings of this process: frames looked up in them are
-    /// remembered under it ([`Resolver::ip_frames`]).
+    /// remembered under it ([`Resolver::recent`]).
     version: u32,
+}
+
+/// A slot of [`Resolver::recent`]; version 0 is no process's.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recent {
+    version: u32,
+    frame: u32,
+    ip: u64,
+}
+
+/// log2 of the number of [`Recent`] slots (256 KiB of them).
+const RECENT_BITS: u32 = 14;
+
+impl Recent {
+    fn slot(version: u32, ip: u64) -> usize {
+        let h = (ip ^ u64::from(version).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> (64 - RECENT_BITS)) as usize
+    }
 }
 
 /// One executable mapping of a process.
@@ -144,10 +162,11 @@ pub struct Resolver {
     /// (DSO, symbol start) → its printed name.
     symbol_names: FxHashMap<(u32, u64), StrId>,
     maps: FxHashMap<i32, Process>,
-    /// Frames by (process version, address): most samples repeat addresses seen before,
-    /// and one lookup by address is less work than finding the mapping and then the
-    /// frame by file offset.
-    ip_frames: FxHashMap<(u32, u64), u32>,
+    /// Frames of recent (process version, address)es, direct-mapped: most samples
+    /// repeat addresses seen shortly before, and one probe is less work than finding
+    /// the mapping and then the frame by file offset. Fixed in size, unlike a map of
+    /// every address ever seen.
+    recent: Vec<Recent>,
     versions: u32,
     dsos: Vec<Dso>,
     dso_ids: FxHashMap<Vec<u8>, u32>,
@@ -192,7 +211,7 @@ impl Resolver {
             map_frame_ids: FxHashMap::default(),
             symbol_names: FxHashMap::default(),
             maps: FxHashMap::default(),
-            ip_frames: FxHashMap::default(),
+            recent: vec![Recent::default(); 1 << RECENT_BITS],
             versions: 0,
             dsos: Vec::new(),
             dso_ids: FxHashMap::default(),
@@ -308,15 +327,17 @@ impl Resolver {
         let Some(process) = self.maps.get(&pid) else {
             return self.unknown_frame(ip);
         };
-        let key = (process.version, ip);
-        if let Some(&f) = self.ip_frames.get(&key) {
-            return f;
+        let version = process.version;
+        let slot = Recent::slot(version, ip);
+        let r = self.recent[slot];
+        if r.version == version && r.ip == ip {
+            return r.frame;
         }
         let found = process.maps.range(..=ip).next_back();
         let found = found.and_then(|(&start, m)| (ip < m.end).then_some((start, *m)));
-        let id = self.user_uncached(ip, found);
-        self.ip_frames.insert(key, id);
-        id
+        let frame = self.user_uncached(ip, found);
+        self.recent[slot] = Recent { version, frame, ip };
+        frame
     }
 
     /// The frame for `ip` in the mapping `found` (its start and itself).
