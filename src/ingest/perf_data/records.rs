@@ -40,8 +40,15 @@ pub struct InPlace<'a> {
     parse_infos: Vec<RecordParseInfo>,
 }
 
-/// linux-perf-data's sort key: time (none for perf's own records), then position.
-type Key = (Option<u64>, Option<u64>);
+/// linux-perf-data's sort key, (time, position in the file), packed for sorting fast:
+/// the time plus one (0: none, for perf's own records, which sort first) above the
+/// record's number in the file plus one. 0 is below every record's.
+type Key = u128;
+
+fn key(time: Option<u64>, index: usize) -> Key {
+    let time = time.map_or(0, |t| u128::from(t) + 1);
+    time << 32 | (index as u128 + 1)
+}
 
 /// The records of `data` in the order linux-perf-data reads them, when the file is the
 /// common case; `None` for anything else.
@@ -71,6 +78,7 @@ pub fn in_place<'a>(data: &'a [u8], perf_file: &PerfFile) -> Option<InPlace<'a>>
     let size = usize::try_from(u64_at(48)?).ok()?;
     let section = data.get(start..start.checked_add(size)?)?;
     let mut rounds = Rounds::default();
+    let mut places = Vec::new();
     let mut at = 0;
     while at < section.len() {
         let header = section.get(at..at + 8)?;
@@ -86,7 +94,6 @@ pub fn in_place<'a>(data: &'a [u8], perf_file: &PerfFile) -> Option<InPlace<'a>>
             misc,
             body: (start + at + 8, start + at + len),
         };
-        let offset = Some(at as u64);
         at += len;
         if kind == FINISHED_ROUND {
             rounds.finish_round();
@@ -100,12 +107,17 @@ pub fn in_place<'a>(data: &'a [u8], perf_file: &PerfFile) -> Option<InPlace<'a>>
             }
             time = event(data, place, parse_infos[place.attr as usize]).timestamp();
         }
-        rounds.insert((time, offset), place);
+        rounds.insert(key(time, places.len()));
+        places.push(place);
     }
     rounds.finish();
+    let order = rounds
+        .outgoing
+        .iter()
+        .map(|&k| places[k as u32 as usize - 1]);
     Some(InPlace {
         data,
-        order: rounds.outgoing,
+        order: order.collect(),
         parse_infos,
     })
 }
@@ -142,8 +154,8 @@ impl<'a> InPlace<'a> {
 /// latest can go out, sorted. Keys start at `(None, None)`, below every record's.
 #[derive(Default)]
 struct Rounds {
-    outgoing: Vec<Place>,
-    incoming: Vec<(Key, Place)>,
+    outgoing: Vec<Key>,
+    incoming: Vec<Key>,
     prev_max: Key,
     cur_max: Key,
     /// How many of `incoming` are no later than `prev_max`.
@@ -151,29 +163,28 @@ struct Rounds {
 }
 
 impl Rounds {
-    fn insert(&mut self, key: Key, place: Place) {
+    fn insert(&mut self, key: Key) {
         if key <= self.prev_max {
             self.ready += 1;
         } else if key > self.cur_max {
             self.cur_max = key;
         }
-        self.incoming.push((key, place));
+        self.incoming.push(key);
     }
 
     fn finish_round(&mut self) {
         if let Some(n) = self.ready.checked_sub(1) {
-            let (first, _, _) = self.incoming.select_nth_unstable_by_key(n, |e| e.0);
-            first.sort_unstable_by_key(|e| e.0);
-            self.outgoing
-                .extend(self.incoming.drain(..self.ready).map(|e| e.1));
+            let (first, _, _) = self.incoming.select_nth_unstable(n);
+            first.sort_unstable();
+            self.outgoing.extend(self.incoming.drain(..self.ready));
         }
         self.prev_max = self.cur_max;
         self.ready = self.incoming.len();
     }
 
     fn finish(&mut self) {
-        self.incoming.sort_unstable_by_key(|e| e.0);
-        self.outgoing.extend(self.incoming.drain(..).map(|e| e.1));
+        self.incoming.sort_unstable();
+        self.outgoing.append(&mut self.incoming);
     }
 }
 
@@ -226,29 +237,31 @@ mod tests {
     /// is finished, sorted with what that round held no later than it.
     #[test]
     fn rounds_release_like_perfs_example() {
-        let place = |t: u64| Place {
-            kind: t as u32,
-            attr: 0,
-            misc: 0,
-            body: (0, 0),
-        };
         let mut r = Rounds::default();
-        let times = |r: &Rounds| r.outgoing.iter().map(|p| p.kind).collect::<Vec<_>>();
-        for (t, at) in [(1, 0), (2, 1), (2, 2), (3, 3), (4, 4)] {
-            r.insert((Some(t), Some(at)), place(t));
+        let times = |r: &Rounds| {
+            r.outgoing
+                .iter()
+                .map(|&k| (k >> 32) as u64)
+                .collect::<Vec<_>>()
+        };
+        // (time, record number)
+        for (t, i) in [(1, 0), (2, 1), (2, 2), (3, 3), (4, 4)] {
+            r.insert(key(Some(t), i));
         }
         r.finish_round();
         assert!(r.outgoing.is_empty());
-        for (t, at) in [(3, 5), (5, 6), (4, 7), (6, 8), (7, 9)] {
-            r.insert((Some(t), Some(at)), place(t));
+        for (t, i) in [(3, 5), (5, 6), (4, 7), (6, 8), (7, 9)] {
+            r.insert(key(Some(t), i));
         }
         r.finish_round();
-        // Up to the first round's latest (time 4 at 4): the second round's 3 goes
-        // before it, its 4 (later in the file) waits.
-        assert_eq!(times(&r), [1, 2, 2, 3, 3, 4]);
+        // Up to the first round's latest (time 4, record 4): the second round's 3
+        // goes before it, its 4 (later in the file) waits. Times show plus one.
+        assert_eq!(times(&r), [2, 3, 3, 4, 4, 5]);
         // Records without a time sort first among the rest.
-        r.insert((None, Some(10)), place(0));
+        r.insert(key(None, 10));
         r.finish();
-        assert_eq!(times(&r), [1, 2, 2, 3, 3, 4, 0, 4, 5, 6, 7]);
+        assert_eq!(times(&r), [2, 3, 3, 4, 4, 5, 0, 5, 6, 7, 8]);
+        // Equal times keep file order.
+        assert_eq!(r.outgoing[4] as u32, 6);
     }
 }

@@ -616,7 +616,13 @@ fn symbol_name(
 /// kallsyms from `path`, with the symbols lookups of `ips` need, moved by the distance
 /// between the listed `_text` and where the recording says it was (`text`).
 fn read_kallsyms(path: &Path, text: Option<u64>, ips: &[u64]) -> Result<SymbolTable, String> {
-    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+    // perf's copy is a plain file, mapped rather than copied; /proc/kallsyms has no
+    // length until read.
+    let data = match std::fs::metadata(path).map_err(failed)?.len() {
+        0 => Bytes::Owned(std::fs::read(path).map_err(failed)?),
+        _ => Bytes::Mapped(map_file(path).map_err(failed)?),
+    };
     let k = Kallsyms::scan(&data);
     let delta = match (text, k.text_start()) {
         (Some(text), Some(listed)) => text.wrapping_sub(listed) as i64,
