@@ -284,6 +284,16 @@ impl Resolver {
     }
 
     fn new_version(&mut self) -> u32 {
+        // Versions run out after 4 billion mapping changes (never in practice): then
+        // the processes are numbered anew and the cache forgotten.
+        if self.versions >= KERNEL_KEY - 1 {
+            self.versions = 0;
+            for p in self.maps.values_mut() {
+                self.versions += 1;
+                p.version = self.versions;
+            }
+            self.recent.fill(Recent::default());
+        }
         self.versions += 1;
         self.versions
     }
@@ -377,6 +387,23 @@ impl Resolver {
 
     /// The frame for a kernel address.
     pub fn kernel(&mut self, ip: u64) -> u32 {
+        // The kernel's frames are the recent cache's too, under a version no
+        // process's mappings reach.
+        let slot = Recent::slot(KERNEL_KEY, ip);
+        let r = self.recent[slot];
+        if r.version == KERNEL_KEY && r.ip == ip {
+            return r.frame;
+        }
+        let frame = self.kernel_uncached(ip);
+        self.recent[slot] = Recent {
+            version: KERNEL_KEY,
+            frame,
+            ip,
+        };
+        frame
+    }
+
+    fn kernel_uncached(&mut self, ip: u64) -> u32 {
         if let Some(&f) = self.frame_ids.get(&(KERNEL_KEY, ip)) {
             return f;
         }
