@@ -288,6 +288,7 @@ fn read_records(
     let (build_ids, kernel_build_id) = build_ids(&perf_file);
     let mut resolver = Resolver::new(build_ids, kernel_build_id, sources.clone());
     resolver.unknown_addresses = opts.include_addrs;
+    resolver.threads = opts.threads;
     let mut warnings = Vec::new();
     let events = event_infos(&attrs, &formats, &mut resolver);
     if events.iter().any(|e| e.tracepoint && e.format.is_none()) {

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use super::pick::sorted_hits;
-use super::symbols::{self, ElfImage, Kallsyms, Symbol, SymbolTable};
+use super::symbols::{self, ElfImage, Kallsyms, SymbolTable};
 use crate::ingest::intern::FxIndexSet;
 
 /// Index of an interned string (symbol, DSO, comm, address text).
@@ -116,6 +117,33 @@ impl Recent {
     }
 }
 
+/// Symbols to read: a mapped file's for its frames' (file offset, address)es, or the
+/// kernel's.
+enum Job {
+    Dso(u32, Vec<(u64, u64)>),
+    Kernel,
+}
+
+impl Job {
+    /// How much reading it is, roughly: its addresses.
+    fn size(&self, ips: &[u64]) -> usize {
+        match self {
+            Job::Dso(_, addrs) => addrs.len(),
+            Job::Kernel => ips.len(),
+        }
+    }
+}
+
+/// A job's result.
+enum Done {
+    Dso(Named),
+    Kernel(Result<SymbolTable, String>),
+}
+
+/// Per frame of a mapped file: the address perf prints, and the symbol found (its
+/// start, printed name, the offset into it); or why the file has no symbols.
+type Named = Result<Vec<(u64, Option<(u64, Arc<str>, u64)>)>, String>;
+
 /// One executable mapping of a process.
 #[derive(Debug, Clone, Copy)]
 struct Mapping {
@@ -181,6 +209,8 @@ pub struct Resolver {
     kernel_dso: StrId,
     /// What went wrong while loading symbols, for the user.
     pub warnings: Vec<String>,
+    /// Threads to read symbol files on; 0: one per core.
+    pub threads: usize,
     /// Whether frames of addresses outside any mapping keep their address (for
     /// `--addrs`); else they are all one `[unknown] ([unknown])` frame at 0, which is
     /// all that is printed of them.
@@ -224,6 +254,7 @@ impl Resolver {
             kernel_dso,
             warnings: Vec::new(),
             unknown_addresses: true,
+            threads: 0,
             missing_dsos: Vec::new(),
         }
     }
@@ -463,21 +494,143 @@ impl Resolver {
                 }
             }
         }
-        if !kernel.is_empty() {
-            self.resolve_kernel(&kernel);
+        let ips: Vec<u64> = kernel
+            .iter()
+            .map(|&f| self.frames[f as usize].addr)
+            .collect();
+        let jobs: Vec<Job> = order
+            .iter()
+            .map(|&dso| Job::Dso(dso, self.addresses(&by_dso[dso as usize])))
+            .chain((!kernel.is_empty()).then_some(Job::Kernel))
+            .collect();
+        let mut done = self.run_jobs(&jobs, &ips).into_iter();
+        for &dso in &order {
+            if let Some(Done::Dso(named)) = done.next() {
+                self.name_dso_frames(dso, &by_dso[dso as usize], named);
+            }
         }
-        for dso in order {
-            self.resolve_dso(dso, &by_dso[dso as usize]);
+        if let Some(Done::Kernel(table)) = done.next() {
+            self.name_kernel_frames(&kernel, &ips, table);
         }
         self.targets.iter_mut().for_each(|t| *t = Target::Done);
     }
 
-    fn resolve_kernel(&mut self, frames: &[u32]) {
-        let ips: Vec<u64> = frames
+    /// (file offset, address) of each of `frames`.
+    fn addresses(&self, frames: &[u32]) -> Vec<(u64, u64)> {
+        frames
             .iter()
-            .map(|&f| self.frames[f as usize].addr)
+            .map(|&f| match self.targets[f as usize] {
+                Target::User { file_off, ip, .. } => (file_off, ip),
+                _ => (0, 0),
+            })
+            .collect()
+    }
+
+    /// Reads the symbols of each job, on `threads` threads (0: one per core): mapped
+    /// files are independent, and the largest (reading its table, demangling its
+    /// names) takes as long as all the rest. Results come in the jobs' order, so
+    /// they do not depend on which thread did what.
+    fn run_jobs(&self, jobs: &[Job], ips: &[u64]) -> Vec<Done> {
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .clamp(1, jobs.len().max(1));
+        let run = |job: &Job| match job {
+            Job::Dso(dso, addrs) => Done::Dso(self.read_dso(*dso, addrs)),
+            Job::Kernel => Done::Kernel(self.kernel_table(ips)),
+        };
+        if threads == 1 {
+            return jobs.iter().map(run).collect();
+        }
+        // Largest first, so that the longest job does not start last.
+        let mut queue: Vec<usize> = (0..jobs.len()).collect();
+        queue.sort_by_key(|&j| std::cmp::Reverse(jobs[j].size(ips)));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&j) = queue.get(at) else { break };
+                        let done = run(&jobs[j]);
+                        if let Ok(mut r) = results.lock() {
+                            r.push((j, done));
+                        }
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_default();
+        results.sort_by_key(|r| r.0);
+        results.into_iter().map(|r| r.1).collect()
+    }
+
+    /// A mapped file's symbols for its frames at `addrs` (file offset, address): per
+    /// frame the address perf prints and what it found (symbol start, printed name,
+    /// offset), each symbol's name demangled once.
+    fn read_dso(&self, dso: u32, addrs: &[(u64, u64)]) -> Named {
+        let d = &self.dsos[dso as usize];
+        let absolute = d.perf_map;
+        let (segments, table) = if absolute {
+            symbols_of_perf_map(&d.path).map(|t| (Vec::new(), t))?
+        } else {
+            let offsets: Vec<u64> = addrs.iter().map(|a| a.0).collect();
+            load_dso(&d.path, d.build_id.as_deref(), &self.sources, &offsets)?
+        };
+        let mut names: FxHashMap<u64, Arc<str>> = FxHashMap::default();
+        let named = addrs
+            .iter()
+            .map(|&(file_off, ip)| {
+                let (addr, vaddr) = if absolute {
+                    (ip, ip)
+                } else {
+                    (file_off, symbols::address_of(&segments, file_off))
+                };
+                let found = table.find(vaddr).map(|s| {
+                    let name = names
+                        .entry(s.start)
+                        .or_insert_with(|| s.display_name().into())
+                        .clone();
+                    (s.start, name, vaddr - s.start)
+                });
+                (addr, found)
+            })
             .collect();
-        let table = match self.kernel_table(&ips) {
+        Ok(named)
+    }
+
+    fn name_dso_frames(&mut self, dso: u32, frames: &[u32], named: Named) {
+        let named = match named {
+            Ok(n) => n,
+            Err(why) => {
+                let path = String::from_utf8_lossy(&self.dsos[dso as usize].path);
+                self.missing_dsos.push(format!("{path}: {why}"));
+                return;
+            }
+        };
+        for (&f, (addr, found)) in frames.iter().zip(named) {
+            let frame = &mut self.frames[f as usize];
+            frame.addr = addr;
+            if let Some((start, name, offset)) = found {
+                frame.offset = Some(offset);
+                let strings = &mut self.strings;
+                frame.symbol = *self
+                    .symbol_names
+                    .entry((dso, start))
+                    .or_insert_with(|| strings.id(name.as_bytes()));
+            }
+        }
+    }
+
+    fn name_kernel_frames(
+        &mut self,
+        frames: &[u32],
+        ips: &[u64],
+        table: Result<SymbolTable, String>,
+    ) {
+        let table = match table {
             Ok(t) => Some(t),
             Err(why) => {
                 self.warnings
@@ -485,7 +638,7 @@ impl Resolver {
                 None
             }
         };
-        for (&f, &ip) in frames.iter().zip(&ips) {
+        for (&f, &ip) in frames.iter().zip(ips) {
             self.frames[f as usize] = match &table {
                 Some(t) => match t.find(ip) {
                     Some(s) => {
@@ -509,50 +662,6 @@ impl Resolver {
                     ..self.frames[f as usize]
                 },
             };
-        }
-    }
-
-    fn resolve_dso(&mut self, dso: u32, frames: &[u32]) {
-        let addrs: Vec<(u64, u64)> = frames
-            .iter()
-            .map(|&f| match self.targets[f as usize] {
-                Target::User { file_off, ip, .. } => (file_off, ip),
-                _ => (0, 0),
-            })
-            .collect();
-        let d = &self.dsos[dso as usize];
-        let absolute = d.perf_map;
-        let loaded = if absolute {
-            symbols_of_perf_map(&d.path).map(|t| (Vec::new(), t))
-        } else {
-            let offsets: Vec<u64> = addrs.iter().map(|a| a.0).collect();
-            load_dso(&d.path, d.build_id.as_deref(), &self.sources, &offsets)
-        };
-        let (segments, table) = match loaded {
-            Ok(l) => l,
-            Err(why) => {
-                let path = String::from_utf8_lossy(&self.dsos[dso as usize].path);
-                self.missing_dsos.push(format!("{path}: {why}"));
-                return;
-            }
-        };
-        for (&f, &(file_off, ip)) in frames.iter().zip(&addrs) {
-            let (addr, vaddr) = if absolute {
-                (ip, ip)
-            } else {
-                (file_off, symbols::address_of(&segments, file_off))
-            };
-            let frame = &mut self.frames[f as usize];
-            frame.addr = addr;
-            if let Some(s) = table.find(vaddr) {
-                frame.offset = Some(vaddr - s.start);
-                frame.symbol = symbol_name(
-                    &mut self.symbol_names,
-                    &mut self.strings,
-                    (dso, s.start),
-                    &s,
-                );
-            }
         }
     }
 
@@ -625,19 +734,6 @@ impl Resolver {
         }
         out
     }
-}
-
-/// The printed name of a symbol of `key.0`, demangled once per symbol however many
-/// addresses in it are hit.
-fn symbol_name(
-    names: &mut FxHashMap<(u32, u64), StrId>,
-    strings: &mut Strings,
-    key: (u32, u64),
-    s: &Symbol<'_>,
-) -> StrId {
-    *names
-        .entry(key)
-        .or_insert_with(|| strings.id(s.display_name().as_bytes()))
 }
 
 /// kallsyms from `path`, with the symbols lookups of `ips` need, moved by the distance
