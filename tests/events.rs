@@ -188,7 +188,7 @@ fn kept_samples_are_in_input_order_whatever_the_thread_count() {
         let markers: Vec<_> = p
             .markers
             .iter()
-            .map(|m| (p.samples[m.sample].line, m.payload.clone()))
+            .map(|m| (p.samples.get(m.sample).unwrap().line, m.payload.clone()))
             .collect();
         (samples, markers)
     };

@@ -30,7 +30,8 @@ fn check(data: &[u8]) {
             d.samples,
             "every sample is kept in order"
         );
-        assert!(p.samples.windows(2).all(|w| w[0].line < w[1].line));
+        let lines: Vec<u64> = p.samples.iter().map(|r| r.line).collect();
+        assert!(lines.windows(2).all(|w| w[0] < w[1]));
         let ids = collapse::select_events(&p, None).unwrap();
         let opts = FoldOptions {
             include_tid: true,

@@ -34,13 +34,12 @@ pub(super) fn exit_boundary(
     profile
         .samples
         .iter()
-        .enumerate()
-        .filter(|(i, r)| {
-            phased.path(*i).starts_with("exit")
+        .filter(|r| {
+            phased.path(r).starts_with("exit")
                 && r.time.as_secs_f64() >= after
                 && is_workload(profile, r.thread, Some(pid))
         })
-        .map(|(_, r)| r.time.as_secs_f64())
+        .map(|r| r.time.as_secs_f64())
         .reduce(f64::min)
         .map(|t| (FIRST_EXIT_SAMPLE, t))
 }

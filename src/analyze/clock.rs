@@ -1,10 +1,10 @@
 //! The sampling clock of the analysed event, sample periods when perf did not print them,
 //! and the IRQ-sticky correction that only hrtimer clocks need.
 
+use super::groups::SampleGroups;
 use super::{irq, ratio};
 use crate::analyze::model::{ClockInfo, IrqSticky, StickySite};
 use crate::ingest::clock::{ClockBasis, SampleClock};
-use crate::ingest::intern::StackId;
 use crate::ingest::profile::{EventId, Profile};
 use crate::ingest::script::EventDesc;
 use crate::ingest::script::header::base_name;
@@ -30,13 +30,7 @@ pub(super) fn estimate_missing_periods(
         (_, Some(f), SampleClock::Hrtimer(_)) if f > 0 => 1_000_000_000 / f,
         _ => return None,
     };
-    for r in profile
-        .samples
-        .iter_mut()
-        .filter(|r| events.contains(&r.event))
-    {
-        r.weight = period;
-    }
+    profile.samples.set_weight(events, period);
     for e in events {
         let stats = &mut profile.events[e.0 as usize];
         stats.weight = stats.samples.checked_mul(period).unwrap_or_else(|| {
@@ -104,9 +98,10 @@ pub(super) fn clock_info(profile: &Profile, events: &[EventId], name: &str) -> C
 pub(super) fn correct_irq_sticky(
     profile: &mut Profile,
     events: &[EventId],
+    groups: &SampleGroups,
     clock: &ClockInfo,
     disabled: bool,
-) -> (Vec<StackId>, IrqSticky) {
+) -> (irq::Relabel, IrqSticky) {
     let name = &clock.event;
     let not_applied = |reason: String| IrqSticky {
         reason,
@@ -121,18 +116,15 @@ pub(super) fn correct_irq_sticky(
                 clock.kind
             )
         };
-        return (
-            profile.samples.iter().map(|r| r.stack).collect(),
-            not_applied(reason),
-        );
+        return (irq::Relabel::default(), not_applied(reason));
     }
-    let (sites, held) = irq::split_by_confidence(irq::detect(profile, events));
-    let c = irq::correct(profile, events, &sites);
-    let total = profile
-        .samples
+    let (sites, held) = irq::split_by_confidence(irq::detect(profile, groups));
+    let c = irq::correct(profile, events, groups, &sites);
+    // Every sample is kept, so the event's count is its samples'.
+    let total: u64 = events
         .iter()
-        .filter(|r| events.contains(&r.event))
-        .count() as u64;
+        .map(|e| profile.events[e.0 as usize].samples)
+        .sum();
     let reason = if c.total_moved > 0 {
         format!(
             "{name} samples come from an hrtimer that cannot fire while IRQs are off; \
@@ -164,5 +156,5 @@ pub(super) fn correct_irq_sticky(
                  such regions are undercounted, and the correction does not invent the missing time"
             .into(),
     };
-    (c.stacks, sticky)
+    (c.relabel, sticky)
 }

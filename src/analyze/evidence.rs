@@ -44,7 +44,7 @@ fn fault_count(scope: &Scope<'_>, run: &RunFiles, src: &Sources) -> Option<fault
     let victim = |key: &str| {
         let pid = workload?.to_string();
         profile.markers.iter().find_map(|m| {
-            let r = profile.samples[m.sample];
+            let r = profile.samples.get(m.sample)?;
             let victim = profile.events[r.event.0 as usize].name == "oom:mark_victim"
                 && payload_field(&m.payload, "pid") == Some(pid.as_str());
             victim
@@ -75,6 +75,9 @@ fn page_fault_events(scope: &Scope<'_>) -> u64 {
         .iter()
         .map(|e| base_name(&e.name) == "page-faults")
         .collect();
+    if !page_faults.contains(&true) {
+        return 0;
+    }
     profile
         .samples
         .iter()

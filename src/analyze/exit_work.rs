@@ -8,8 +8,9 @@ use rustc_hash::FxHashMap;
 use super::phased::{Phased, is_workload};
 use super::segments::names_pid;
 use crate::analyze::model::{Marker, TiedWork};
+use crate::analyze::phases::PhaseNode;
 use crate::ingest::intern::StackId;
-use crate::ingest::profile::Profile;
+use crate::ingest::profile::{Profile, SampleRecord};
 
 /// Frames of exit work that runs on behalf of a dying mm in other tasks.
 const DEFERRED_EXIT_FRAMES: [&[u8]; 4] = [
@@ -25,12 +26,58 @@ const TIE_WINDOW_SECONDS: f64 = 1.0;
 
 /// Exit work that other tasks did for the workload: samples in `exit` phases on
 /// other threads, tied by the OOM reaper's markers or by the time window after the
-/// workload began to exit.
+/// workload began to exit. Whether a sample is tied is decided from the sample itself
+/// ([`Tied::why`]), so no list of samples is kept.
 pub(super) struct Tied {
-    /// Sample indexes counted for the workload though another task ran them.
-    pub(super) samples: Vec<usize>,
+    /// The workload's pid and when other tasks' exit work counts for it; `None` when
+    /// nothing is tied.
+    rule: Option<(i32, Windows)>,
+    /// Whether each stack of other tasks' exit work has a deferred-exit frame.
+    deferred: FxHashMap<StackId, bool>,
+    /// Tied samples and their weight per phase path id.
+    by_path: BTreeMap<u32, (u64, u64)>,
     /// The tied work per (task, reason).
     pub(super) summary: Vec<TiedWork>,
+}
+
+impl Tied {
+    /// Why sample `r`, in phase `path`, counts for the workload though another task ran
+    /// it; `None` when it does not.
+    pub(super) fn why(
+        &self,
+        profile: &Profile,
+        r: &SampleRecord,
+        path: &str,
+    ) -> Option<&'static str> {
+        let (pid, window) = self.rule.as_ref()?;
+        if !path.starts_with("exit") {
+            return None;
+        }
+        let t = &profile.threads[r.thread.0 as usize];
+        if t.tid == *pid || t.pid == Some(*pid) {
+            return None;
+        }
+        // Another task's own exit (`do_exit`, `exit_mmap`) is its own cost; only the
+        // OOM reaper and deferred frees (RCU callbacks freeing page tables) run for
+        // someone else.
+        let deferred = match self.deferred.get(&r.stack) {
+            Some(&d) => d,
+            None => has_deferred_frame(profile, r.stack),
+        };
+        deferred.then(|| window.how(r.time.as_secs_f64())).flatten()
+    }
+
+    /// Whether sample `r`, in phase `path`, is tied to the workload.
+    pub(super) fn contains(&self, profile: &Profile, r: &SampleRecord, path: &str) -> bool {
+        self.why(profile, r, path).is_some()
+    }
+
+    /// Adds the tied samples to a phase tree, under their phases.
+    pub(super) fn add_to(&self, node: &mut PhaseNode, phased: &Phased) {
+        for (&id, &(n, weight)) in &self.by_path {
+            node.add_n(&phased.path_names[id as usize], n, weight);
+        }
+    }
 }
 
 /// Ties other tasks' deferred exit work to the workload `pid`: samples in `exit` phases
@@ -43,33 +90,34 @@ pub(super) fn tie_exit_work(
     markers: &[Marker],
 ) -> Tied {
     let mut tied = Tied {
-        samples: Vec::new(),
+        rule: None,
+        deferred: FxHashMap::default(),
+        by_path: BTreeMap::new(),
         summary: Vec::new(),
     };
     let Some(pid) = workload else { return tied };
     let Some(window) = Windows::new(profile, pid, markers) else {
         return tied;
     };
+    tied.rule = Some((pid, window));
     let mut by: BTreeMap<(String, &'static str), (u64, u64)> = BTreeMap::new();
-    let mut deferred_memo: FxHashMap<StackId, bool> = FxHashMap::default();
-    for (i, r) in profile.samples.iter().enumerate() {
-        if !phased.path(i).starts_with("exit") {
-            continue;
-        }
-        let t = &profile.threads[r.thread.0 as usize];
-        if t.tid == pid || t.pid == Some(pid) {
-            continue;
-        }
-        // Another task's own exit (`do_exit`, `exit_mmap`) is its own cost; only the
-        // OOM reaper and deferred frees (RCU callbacks freeing page tables) run for
-        // someone else.
-        let deferred = *deferred_memo
-            .entry(r.stack)
-            .or_insert_with(|| has_deferred_frame(profile, r.stack));
-        let Some(how) = deferred.then(|| window.how(r.time.as_secs_f64())).flatten() else {
+    for r in profile.samples.iter() {
+        let Some(id) = phased.path_id(&r) else {
             continue;
         };
-        tied.samples.push(i);
+        let path = &phased.path_names[id as usize];
+        if path.starts_with("exit") && !is_workload(profile, r.thread, Some(pid)) {
+            tied.deferred
+                .entry(r.stack)
+                .or_insert_with(|| has_deferred_frame(profile, r.stack));
+        }
+        let Some(how) = tied.why(profile, &r, path) else {
+            continue;
+        };
+        let p = tied.by_path.entry(id).or_default();
+        p.0 += 1;
+        p.1 += r.weight;
+        let t = &profile.threads[r.thread.0 as usize];
         let e = by
             .entry((String::from_utf8_lossy(&t.comm).into_owned(), how))
             .or_default();

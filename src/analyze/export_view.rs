@@ -70,30 +70,27 @@ impl ExportView {
     /// Collects the view from the analysis pipeline's intermediate results.
     pub(super) fn new(
         profile: Profile,
-        stacks: &[StackId],
         phased: &Phased,
         workload_pid: Option<i32>,
         tied: &Tied,
         report: &crate::analyze::model::Report,
         src: &Sources,
     ) -> ExportView {
-        let mut tied_mask = vec![false; profile.samples.len()];
-        for &i in &tied.samples {
-            tied_mask[i] = true;
-        }
         let samples = profile
             .samples
             .iter()
-            .enumerate()
-            .filter(|&(i, _)| stacks[i] != StackId::EMPTY)
-            .filter_map(|(i, r)| {
+            .filter(|r| phased.stack(r) != StackId::EMPTY)
+            .filter_map(|r| {
+                let phase = phased.path_id(&r)?;
+                let path = &phased.path_names[phase as usize];
                 Some(ViewSample {
                     time: r.time,
                     thread: r.thread,
-                    stack: stacks[i],
+                    stack: phased.stack(&r),
                     weight: r.weight,
-                    phase: phased.path_id(i)?,
-                    workload: tied_mask[i] || is_workload(&profile, r.thread, workload_pid),
+                    phase,
+                    workload: tied.contains(&profile, &r, path)
+                        || is_workload(&profile, r.thread, workload_pid),
                 })
             })
             .collect();
@@ -157,7 +154,7 @@ pub fn export_view(
     opts: &AnalyzeOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Analysis, ExportView)> {
-    let (analysis, view) = super::run(opts, progress, true)?;
+    let (analysis, view) = super::run(opts, progress, super::Want::View)?;
     Ok((analysis, view.unwrap_or_default()))
 }
 

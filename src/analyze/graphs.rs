@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::exit_work::Tied;
+use super::groups::SampleGroups;
 use super::phased::{Phased, is_workload};
 use crate::fold::collapse::{self, FoldOptions, StackNamer};
 use crate::ingest::intern::StackId;
-use crate::ingest::profile::{EventId, Profile, ThreadId};
+use crate::ingest::profile::{Profile, ThreadId};
 
 /// Folded stacks for the three flame graphs, each merged and sorted.
+#[derive(Default)]
 pub(super) struct Graphs {
     /// As recorded.
     pub(super) raw: Vec<(Vec<u8>, u64)>,
@@ -31,22 +33,20 @@ pub(super) struct Graphs {
 pub(super) struct Scope<'a> {
     pub(super) profile: &'a Profile,
     pub(super) phased: &'a Phased,
-    /// Corrected stack per sample index.
-    pub(super) stacks: &'a [StackId],
     pub(super) workload: Option<i32>,
     pub(super) tied: &'a Tied,
 }
 
 /// Folds the sampling event's stacks as recorded, as corrected, by phase, and the
 /// workload's alone.
-pub(super) fn folded(scope: &Scope<'_>, events: &[EventId]) -> Graphs {
+pub(super) fn folded(scope: &Scope<'_>, samples: &SampleGroups) -> Graphs {
     let (profile, phased) = (scope.profile, scope.phased);
     let fold_opts = FoldOptions::default();
     let mut namer = StackNamer::new(profile, &fold_opts);
     let mut raw_groups: FxHashMap<(ThreadId, StackId), u64> = FxHashMap::default();
     // Samples without a callchain count under their process alone, as in FlameGraph.
-    for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
-        *raw_groups.entry((r.thread, r.stack)).or_default() += r.weight;
+    for (g, sums) in samples.iter() {
+        *raw_groups.entry((g.thread, g.stack)).or_default() += sums.weight;
     }
     let raw: Vec<_> = raw_groups
         .into_iter()
@@ -92,20 +92,20 @@ fn workload_lines(scope: &Scope<'_>, namer: &mut StackNamer<'_>) -> (Folded, Fol
             || format!("pid {pid}"),
             |t| String::from_utf8_lossy(&t.comm).into_owned(),
         );
-    let mut tied = vec![false; profile.samples.len()];
-    for &i in &scope.tied.samples {
-        tied[i] = true;
-    }
     // Summed per group first: one line per distinct (thread, stack, phase, tied).
     let mut groups: BTreeMap<(u32, StackId, u32, bool), u64> = BTreeMap::new();
-    for (i, r) in profile.samples.iter().enumerate() {
-        let Some(id) = phased.path_id(i) else {
+    for r in profile.samples.iter() {
+        let Some(id) = phased.path_id(&r) else {
             continue;
         };
         let own = is_workload(profile, r.thread, Some(pid));
-        if own || tied[i] {
+        if own
+            || scope
+                .tied
+                .contains(profile, &r, &phased.path_names[id as usize])
+        {
             *groups
-                .entry((r.thread.0, scope.stacks[i], id, !own))
+                .entry((r.thread.0, phased.stack(&r), id, !own))
                 .or_default() += r.weight;
         }
     }

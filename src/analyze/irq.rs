@@ -12,9 +12,10 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::analyze::groups::SampleGroups;
 use crate::analyze::model::StickySite;
-use crate::ingest::intern::{FRAME_KERNEL, FrameId, StackId};
-use crate::ingest::profile::{EventId, LeafId, Profile};
+use crate::ingest::intern::{FRAME_KERNEL, FrameId, Interner, StackId};
+use crate::ingest::profile::{EventId, LeafId, Profile, SampleRecord};
 
 /// The IRQs-off region a re-enable site stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -223,20 +224,21 @@ impl Site {
     }
 }
 
-/// Leaf samples of the given events, per leaf, and whether each leaf is a kernel frame.
-fn leaf_counts(profile: &Profile, events: &[EventId]) -> (Vec<u64>, Vec<bool>) {
+/// Leaf samples of the sampling events, per leaf, and whether each leaf is a kernel
+/// frame (as its first sample's stack says).
+fn leaf_counts(profile: &Profile, groups: &SampleGroups) -> (Vec<u64>, Vec<bool>) {
     let mut per_leaf = vec![0u64; profile.leaves.len()];
     let mut kernel = vec![false; profile.leaves.len()];
-    for r in profile.samples.iter().filter(|r| events.contains(&r.event)) {
-        if r.leaf == LeafId::NONE || r.stack == StackId::EMPTY {
+    for (g, sums) in groups.iter() {
+        if g.leaf == LeafId::NONE || g.stack == StackId::EMPTY {
             continue;
         }
-        let i = r.leaf.0 as usize;
+        let i = g.leaf.0 as usize;
         if per_leaf[i] == 0 {
-            let (_, frame) = profile.interner.stack(r.stack);
+            let (_, frame) = profile.interner.stack(g.stack);
             kernel[i] = profile.interner.frame_name(frame).1 & FRAME_KERNEL != 0;
         }
-        per_leaf[i] += 1;
+        per_leaf[i] += sums.samples;
     }
     (per_leaf, kernel)
 }
@@ -246,8 +248,8 @@ fn leaf_counts(profile: &Profile, events: &[EventId]) -> (Vec<u64>, Vec<bool>) {
 /// Only kernel leaves are considered: the hrtimer interrupt can only be held off
 /// where the kernel disabled IRQs, so it lands on the kernel's re-enable, never in
 /// user space, where one hot instruction is just a hot loop.
-pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
-    let (per_leaf, kernel) = leaf_counts(profile, events);
+pub fn detect(profile: &Profile, groups: &SampleGroups) -> Vec<Site> {
+    let (per_leaf, kernel) = leaf_counts(profile, groups);
     // Leaf samples per function, and per (function, offset, leaf).
     let mut per_fn: FxHashMap<&[u8], u64> = FxHashMap::default();
     let mut offsets: FxHashMap<&[u8], Vec<(u64, u64, LeafId)>> = FxHashMap::default();
@@ -295,7 +297,7 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
             continue;
         }
         offs.sort_unstable();
-        sites.extend(offset_site(profile, events, function, entry, total, &offs));
+        sites.extend(offset_site(profile, groups, function, entry, total, &offs));
     }
     sites.sort_by(|a, b| a.function.cmp(&b.function).then(a.offset.cmp(&b.offset)));
     sites
@@ -305,7 +307,7 @@ pub fn detect(profile: &Profile, events: &[EventId]) -> Vec<Site> {
 /// other sampled offset just before it; `offs` is (offset, samples, leaf), sorted.
 fn offset_site(
     profile: &Profile,
-    events: &[EventId],
+    groups: &SampleGroups,
     function: &str,
     entry: Option<&(&str, Option<IrqKind>, Scope)>,
     total: u64,
@@ -327,7 +329,7 @@ fn offset_site(
     }
     let confidence = if entry.is_some() {
         Confidence::High
-    } else if has_irqs_off_callers(profile, events, best_leaf) {
+    } else if has_irqs_off_callers(profile, groups, best_leaf) {
         Confidence::Medium
     } else {
         Confidence::Low
@@ -349,18 +351,18 @@ fn offset_site(
 
 /// Whether most samples at `leaf` have a known IRQs-off region among their callers:
 /// the extra evidence a statistical site needs before its samples are moved.
-fn has_irqs_off_callers(profile: &Profile, events: &[EventId], leaf: LeafId) -> bool {
+fn has_irqs_off_callers(profile: &Profile, groups: &SampleGroups, leaf: LeafId) -> bool {
     let mut memo: FxHashMap<StackId, bool> = FxHashMap::default();
     let (mut with, mut all) = (0u64, 0u64);
-    for r in profile.samples.iter() {
-        if r.leaf != leaf || !events.contains(&r.event) || r.stack == StackId::EMPTY {
+    for (g, sums) in groups.iter() {
+        if g.leaf != leaf || g.stack == StackId::EMPTY {
             continue;
         }
-        let known = *memo
-            .entry(r.stack)
-            .or_insert_with(|| kind_from_callers(profile, r.stack) != IrqKind::IrqRestore);
-        all += 1;
-        with += u64::from(known);
+        let known = *memo.entry(g.stack).or_insert_with(|| {
+            kind_from_callers(&profile.interner, g.stack) != IrqKind::IrqRestore
+        });
+        all += sums.samples;
+        with += if known { sums.samples } else { 0 };
     }
     all > 0 && with * 2 >= all
 }
@@ -387,61 +389,99 @@ pub fn held_site(site: &Site) -> StickySite {
 /// The result of correcting a profile's samples.
 #[derive(Debug, Clone, Default)]
 pub struct Correction {
-    /// The corrected stack of each sample in [`Profile::samples`] (unchanged ones too).
-    pub stacks: Vec<StackId>,
+    /// The corrected stack of each sample.
+    pub relabel: Relabel,
     /// Samples moved, per (site index, region label).
     pub moved: Vec<(usize, String, u64)>,
     /// Samples moved in all.
     pub total_moved: u64,
 }
 
-/// Relabels the leaf of every sample of `events` that sits on a site.
-pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Correction {
+/// Each sample's stack after the correction, a function of its event, stack and leaf
+/// kept per distinct (stack, site) rather than per sample.
+#[derive(Debug, Clone, Default)]
+pub struct Relabel {
+    /// The corrected events.
+    events: Vec<EventId>,
+    /// The site of each leaf, by leaf id.
+    site_of_leaf: Vec<Option<u32>>,
+    /// (stack, site) → the stack with its leaf relabelled.
+    relabelled: FxHashMap<(StackId, u32), StackId>,
+}
+
+impl Relabel {
+    /// The site a sample of the corrected events with this stack and leaf sits on.
+    fn site(&self, stack: StackId, leaf: LeafId) -> Option<u32> {
+        if stack == StackId::EMPTY {
+            return None;
+        }
+        self.site_of_leaf.get(leaf.0 as usize).copied().flatten()
+    }
+
+    /// The stack after the correction of a sample of the corrected events.
+    pub fn stack_of(&self, stack: StackId, leaf: LeafId) -> StackId {
+        match self.site(stack, leaf) {
+            Some(site) => self.relabelled[&(stack, site)],
+            None => stack,
+        }
+    }
+
+    /// The sample's stack after the correction (its own when not moved).
+    pub fn stack(&self, r: &SampleRecord) -> StackId {
+        if self.events.contains(&r.event) {
+            self.stack_of(r.stack, r.leaf)
+        } else {
+            r.stack
+        }
+    }
+}
+
+/// Relabels the leaf of every sample of `events` (summed in `groups`) that sits on a
+/// site.
+pub fn correct(
+    profile: &mut Profile,
+    events: &[EventId],
+    groups: &SampleGroups,
+    sites: &[Site],
+) -> Correction {
     // The site of each leaf, decided once per distinct leaf rather than per sample.
-    let site_of_leaf: Vec<Option<usize>> = profile
+    let site_of_leaf: Vec<Option<u32>> = profile
         .leaves
         .iter()
         .map(|(sym, off)| {
-            sites.iter().position(|s| {
+            let site = sites.iter().position(|s| {
                 s.function.as_bytes() == &sym[..] && s.offset.is_none_or(|o| o == *off)
-            })
+            });
+            site.map(|i| i as u32)
         })
         .collect();
+    let mut relabel = Relabel {
+        events: events.to_vec(),
+        site_of_leaf,
+        relabelled: FxHashMap::default(),
+    };
     let mut pseudo: FxHashMap<String, FrameId> = FxHashMap::default();
     let mut labels: Vec<String> = Vec::new();
-    // (stack, site) → (corrected stack, label index): the callers decide the label of a
-    // generic re-enable, and they are the same for every sample of a stack.
-    let mut memo: FxHashMap<(StackId, usize), (StackId, usize)> = FxHashMap::default();
+    // (stack, site) → label index: the callers decide the label of a generic re-enable,
+    // and they are the same for every sample of a stack.
+    let mut label_of: FxHashMap<(StackId, u32), usize> = FxHashMap::default();
     let mut moved: FxHashMap<(usize, usize), u64> = FxHashMap::default();
-    let mut stacks = Vec::with_capacity(profile.samples.len());
     let mut total_moved = 0;
-    for idx in 0..profile.samples.len() {
-        let r = profile.samples[idx];
-        let site = if !events.contains(&r.event) || r.stack == StackId::EMPTY {
-            None
-        } else {
-            site_of_leaf.get(r.leaf.0 as usize).copied().flatten()
-        };
-        let Some(site) = site else {
-            stacks.push(r.stack);
+    for (g, sums) in groups.iter() {
+        let Some(site) = relabel.site(g.stack, g.leaf) else {
             continue;
         };
-        let (new, label) = match memo.get(&(r.stack, site)) {
-            Some(&v) => v,
+        let label = match label_of.get(&(g.stack, site)) {
+            Some(&l) => l,
             None => {
-                let kind = sites[site]
-                    .kind
-                    .unwrap_or_else(|| kind_from_callers(profile, r.stack));
-                let label = match (sites[site].kind, sites[site].detected_by) {
-                    (None, "statistics") => format!("in {}", sites[site].function),
-                    _ => kind.label().to_string(),
-                };
+                let site_info = &sites[site as usize];
+                let label = site_label(&profile.interner, site_info, g.stack);
                 let frame = *pseudo.entry(label.clone()).or_insert_with(|| {
                     let mut name = vec![FRAME_KERNEL];
                     name.extend_from_slice(format!("[irqs-off] {label}").as_bytes());
                     profile.interner.frame(&name)
                 });
-                let (parent, _) = profile.interner.stack(r.stack);
+                let (parent, _) = profile.interner.stack(g.stack);
                 let s = profile.interner.push(parent, frame);
                 let label_idx = match labels.iter().position(|l| *l == label) {
                     Some(i) => i,
@@ -450,13 +490,13 @@ pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Cor
                         labels.len() - 1
                     }
                 };
-                memo.insert((r.stack, site), (s, label_idx));
-                (s, label_idx)
+                relabel.relabelled.insert((g.stack, site), s);
+                label_of.insert((g.stack, site), label_idx);
+                label_idx
             }
         };
-        stacks.push(new);
-        *moved.entry((site, label)).or_default() += 1;
-        total_moved += 1;
+        *moved.entry((site as usize, label)).or_default() += sums.samples;
+        total_moved += sums.samples;
     }
     let moved: FxHashMap<(usize, String), u64> = moved
         .into_iter()
@@ -466,17 +506,28 @@ pub fn correct(profile: &mut Profile, events: &[EventId], sites: &[Site]) -> Cor
         moved.into_iter().map(|((s, l), n)| (s, l, n)).collect();
     moved.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
     Correction {
-        stacks,
+        relabel,
         moved,
         total_moved,
     }
 }
 
+/// The region label of a sample at `site` with stack `stack`.
+fn site_label(interner: &Interner, site: &Site, stack: StackId) -> String {
+    let kind = site
+        .kind
+        .unwrap_or_else(|| kind_from_callers(interner, stack));
+    match (site.kind, site.detected_by) {
+        (None, "statistics") => format!("in {}", site.function),
+        _ => kind.label().to_string(),
+    }
+}
+
 /// The region a generic re-enable (`native_irq_enable`) closes, from its callers.
-fn kind_from_callers(profile: &Profile, stack: StackId) -> IrqKind {
-    let frames = profile.interner.frames_of(stack);
+fn kind_from_callers(interner: &Interner, stack: StackId) -> IrqKind {
+    let frames = interner.frames_of(stack);
     for f in frames.iter().rev().skip(1) {
-        let name = profile.interner.frame_name(*f).0;
+        let name = interner.frame_name(*f).0;
         let kind = match name {
             b"asm_exc_page_fault"
             | b"exc_page_fault"
@@ -524,6 +575,11 @@ mod tests {
         )
     }
 
+    /// Every sample's stack after correction `c`.
+    fn corrected(p: &Profile, c: &Correction) -> Vec<StackId> {
+        p.samples.iter().map(|r| c.relabel.stack(&r)).collect()
+    }
+
     /// Samples of `comm` whose leaf is each of `leaves` `n` times, in `leaf_dso`, under
     /// the caller lines `callers` (already formatted).
     fn samples(comm: &str, leaf_dso: &str, callers: &str, leaves: &[(&str, usize)]) -> String {
@@ -557,20 +613,23 @@ mod tests {
             ("handle_mm_fault+0x99", 10),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &ev);
+        let sites = detect(&p, &SampleGroups::new(&p, &ev));
         assert_eq!(sites.len(), 1, "{sites:?}");
         assert_eq!(sites[0].name(), "exc_page_fault+0xd7");
         assert_eq!(sites[0].kind, Some(IrqKind::PageFaultEntry));
-        let c = correct(&mut p, &ev, &sites);
+        let g = SampleGroups::new(&p, &ev);
+        let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 60);
-        let moved = c.stacks.iter().filter(|s| {
+        let stacks = corrected(&p, &c);
+        let moved = stacks.iter().filter(|s| {
             let frames = p.interner.frames_of(**s);
             p.interner.frame_name(*frames.last().unwrap()).0 == b"[irqs-off] page-fault entry"
         });
         assert_eq!(moved.count(), 60);
         // Callers are kept: main;asm_exc_page_fault;[irqs-off] page-fault entry.
-        let s = c.stacks.iter().find(|s| **s != p.samples[0].stack).copied();
-        let names: Vec<_> = c.stacks[..1]
+        let first = p.samples.get(0).unwrap().stack;
+        let s = stacks.iter().find(|s| **s != first).copied();
+        let names: Vec<_> = stacks[..1]
             .iter()
             .flat_map(|s| p.interner.frames_of(*s))
             .map(|f| String::from_utf8_lossy(p.interner.frame_name(f).0).into_owned())
@@ -593,7 +652,7 @@ mod tests {
             ("__vdso_clock_gettime+0x56", 30),
             ("clear_page_erms+0xb", 30),
         ]));
-        assert!(detect(&p, &[EventId(0)]).is_empty());
+        assert!(detect(&p, &SampleGroups::new(&p, &[EventId(0)])).is_empty());
     }
 
     #[test]
@@ -605,7 +664,7 @@ mod tests {
             ("__raw_callee_save___pv_queued_spin_unlock+0x11", 40),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &ev);
+        let sites = detect(&p, &SampleGroups::new(&p, &ev));
         let names: Vec<_> = sites.iter().map(|s| (s.name(), s.detected_by)).collect();
         assert_eq!(
             names,
@@ -614,7 +673,8 @@ mod tests {
                 ("native_irq_enable".to_string(), "table")
             ]
         );
-        let c = correct(&mut p, &ev, &sites);
+        let g = SampleGroups::new(&p, &ev);
+        let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 35);
         let labels: Vec<_> = c.moved.iter().map(|(_, l, n)| (l.as_str(), *n)).collect();
         assert_eq!(
@@ -645,12 +705,13 @@ mod tests {
             ("malloc_consolidate+0x56", 30),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &ev);
+        let sites = detect(&p, &SampleGroups::new(&p, &ev));
         assert!(sites.is_empty(), "{sites:?}");
-        let c = correct(&mut p, &ev, &sites);
+        let g = SampleGroups::new(&p, &ev);
+        let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 0);
         assert_eq!(
-            c.stacks,
+            corrected(&p, &c),
             p.samples.iter().map(|r| r.stack).collect::<Vec<_>>()
         );
     }
@@ -670,7 +731,7 @@ mod tests {
             ],
         );
         let p = profile(&s);
-        let sites = detect(&p, &[EventId(0)]);
+        let sites = detect(&p, &SampleGroups::new(&p, &[EventId(0)]));
         assert_eq!(sites.len(), 1, "{sites:?}");
         assert_eq!(sites[0].confidence, Confidence::Low);
         assert_eq!(sites[0].samples, 36);

@@ -13,6 +13,7 @@ pub mod export_view;
 pub mod faults;
 mod findings;
 mod graphs;
+pub mod groups;
 pub mod irq;
 pub mod model;
 pub mod pagetable;
@@ -235,14 +236,32 @@ fn workload_pid(profile: &Profile, run: &RunFiles) -> Option<i32> {
 /// Runs the analysis: load, choose the event and clock, correct IRQ-sticky samples,
 /// classify phases, tie deferred exit work, then segments, evidence and findings.
 pub fn analyze(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis> {
-    run(opts, progress, false).map(|(analysis, _)| analysis)
+    run(opts, progress, Want::Graphs).map(|(analysis, _)| analysis)
 }
 
-/// The analysis, and with `keep_view` the corrected samples behind it for the exports.
+/// The analysis without the flame graphs' folded stacks and the frame table (left
+/// empty): all the terminal and JSON reports need, in less time.
+pub fn analyze_report(opts: &AnalyzeOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis> {
+    run(opts, progress, Want::Report).map(|(analysis, _)| analysis)
+}
+
+/// What a caller needs beyond the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// The report alone.
+    Report,
+    /// The report, the flame graphs' folded stacks and the frame table.
+    Graphs,
+    /// All that and the corrected samples for the exports.
+    View,
+}
+
+/// The analysis, and with [`Want::View`] the corrected samples behind it for the
+/// exports.
 fn run(
     opts: &AnalyzeOptions,
     progress: &(dyn Fn(u64) + Sync),
-    keep_view: bool,
+    want: Want,
 ) -> Result<(Analysis, Option<export_view::ExportView>)> {
     let rules = load_rules(opts.rules.as_deref())?;
     let loaded = load_input(opts, progress)?;
@@ -264,14 +283,21 @@ fn run(
         .map(|e| (e.name.clone(), e.samples))
         .collect();
     report.clock = sampling_clock(&mut profile, &events, &event_name, &summary.path)?;
-    let (stacks, sticky) =
-        clock::correct_irq_sticky(&mut profile, &events, &report.clock, opts.no_irq_correction);
+    // The one reading of every sample the correction and the phases need.
+    let groups = groups::SampleGroups::new(&profile, &events);
+    let (relabel, sticky) = clock::correct_irq_sticky(
+        &mut profile,
+        &events,
+        &groups,
+        &report.clock,
+        opts.no_irq_correction,
+    );
     report.irq_sticky = sticky;
 
     let workload = workload_pid(&profile, &run);
     report.markers = segments::markers(&profile);
     let mut classifier = Classifier::new(&rules);
-    let phased = phased::phase_samples(&profile, &events, &stacks, &mut classifier);
+    let phased = phased::phase_samples(&profile, &events, &groups, relabel, &mut classifier);
     let tied = exit_work::tie_exit_work(&profile, &phased, workload, &report.markers);
     report.phases = phased::to_phases(&phased.total, &phased.total_frames);
     report.processes = phased::processes(&profile, &phased, workload, &tied);
@@ -286,20 +312,22 @@ fn run(
     report.proc = evidence::proc_evidence(&src, &run, workload, &report.markers);
     report.findings = findings::findings(&report);
 
-    let graphs = graphs::folded(
-        &graphs::Scope {
-            profile: &profile,
-            phased: &phased,
-            stacks: &stacks,
-            workload,
-            tied: &tied,
-        },
-        &events,
-    );
-    let frames = phased::scope_frames(&profile, &phased, workload);
-    let view = keep_view.then(|| {
-        export_view::ExportView::new(profile, &stacks, &phased, workload, &tied, &report, &src)
-    });
+    let scope = graphs::Scope {
+        profile: &profile,
+        phased: &phased,
+        workload,
+        tied: &tied,
+    };
+    let graphs = match want {
+        Want::Report => graphs::Graphs::default(),
+        Want::Graphs | Want::View => graphs::folded(&scope, &groups),
+    };
+    let frames = match want {
+        Want::Report => BTreeMap::new(),
+        Want::Graphs | Want::View => phased::scope_frames(&profile, &phased, workload),
+    };
+    let view = (want == Want::View)
+        .then(|| export_view::ExportView::new(profile, &phased, workload, &tied, &report, &src));
     let analysis = Analysis {
         report,
         raw: graphs.raw,

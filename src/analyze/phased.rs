@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::exit_work::Tied;
+use super::groups::SampleGroups;
+use super::irq::Relabel;
 use super::ratio;
 use crate::analyze::FrameWeights;
 use crate::analyze::model::{Phase, ProcessPhases};
 use crate::analyze::phases::{Classifier, PhaseNode};
 use crate::ingest::intern::StackId;
-use crate::ingest::profile::{EventId, Profile, ThreadId};
+use crate::ingest::profile::{EventId, Profile, SampleRecord, ThreadId};
 
 /// Inclusive and self weights per frame over the workload's (corrected) stacks.
 pub(super) fn scope_frames(
@@ -47,10 +49,17 @@ pub(super) fn scope_frames(
 /// Inclusive weight per (top-level phase, frame name).
 type PhaseFrames = BTreeMap<String, BTreeMap<String, u64>>;
 
-/// Phase of every sample of the sampling event, with per-thread trees.
+/// Phase of every sample of the sampling event, with per-thread trees. A sample's phase
+/// is a function of its event and corrected stack, kept per distinct stack, so nothing
+/// here grows with the number of samples.
 pub(super) struct Phased {
-    /// Phase path id per sample index (`NO_PATH` for samples of other events).
-    path_ids: Vec<u32>,
+    /// The sampling events.
+    events: Vec<EventId>,
+    /// Each sample's stack after the IRQ-sticky correction.
+    relabel: Relabel,
+    /// Phase path id per corrected stack (the empty stack at 0, stack `i` at `i + 1`),
+    /// `NO_PATH` for stacks no sample of the sampling events has.
+    path_of_stack: Vec<u32>,
     /// Phase paths by id.
     pub(super) path_names: Vec<String>,
     /// The phase tree of the whole recording.
@@ -78,55 +87,66 @@ pub(super) struct Scope<'a> {
 }
 
 impl Phased {
-    /// The phase path id of sample `i`, `None` for samples of other events.
-    pub(super) fn path_id(&self, i: usize) -> Option<u32> {
-        Some(self.path_ids[i]).filter(|&id| id != NO_PATH)
+    /// The sample's stack after the IRQ-sticky correction.
+    pub(super) fn stack(&self, r: &SampleRecord) -> StackId {
+        self.relabel.stack(r)
     }
 
-    /// The phase path of sample `i` (empty for samples of other events).
-    pub(super) fn path(&self, i: usize) -> &str {
-        match self.path_ids[i] {
-            NO_PATH => "",
-            id => &self.path_names[id as usize],
+    /// The sample's phase path id, `None` for samples of other events.
+    pub(super) fn path_id(&self, r: &SampleRecord) -> Option<u32> {
+        if !self.events.contains(&r.event) {
+            return None;
+        }
+        let slot = self.stack(r).0.wrapping_add(1) as usize;
+        Some(self.path_of_stack[slot]).filter(|&id| id != NO_PATH)
+    }
+
+    /// The sample's phase path (empty for samples of other events).
+    pub(super) fn path(&self, r: &SampleRecord) -> &str {
+        match self.path_id(r) {
+            None => "",
+            Some(id) => &self.path_names[id as usize],
         }
     }
 }
 
-/// Classifies every sample of `events` by its (corrected) stack, once per distinct stack.
+/// Classifies every sample of `events` (summed in `samples`) by its stack after
+/// `relabel`, once per distinct stack.
 pub(super) fn phase_samples(
     profile: &Profile,
     events: &[EventId],
-    stacks: &[StackId],
+    samples: &SampleGroups,
+    relabel: Relabel,
     classifier: &mut Classifier<'_>,
 ) -> Phased {
     let mut p = Phased {
-        path_ids: vec![NO_PATH; profile.samples.len()],
+        events: events.to_vec(),
+        relabel,
+        path_of_stack: vec![NO_PATH; profile.interner.stack_count() + 1],
         path_names: Vec::new(),
         total: PhaseNode::default(),
         total_frames: BTreeMap::new(),
         per_thread: FxHashMap::default(),
         groups: FxHashMap::default(),
     };
-    let mut path_of_stack: FxHashMap<StackId, u32> = FxHashMap::default();
-    // Per sample only ids and sums: the trees are built once per distinct group.
-    for (i, r) in profile.samples.iter().enumerate() {
-        if !events.contains(&r.event) {
-            continue;
-        }
-        let id = *path_of_stack.entry(stacks[i]).or_insert_with(|| {
-            let name = classifier.classify(&profile.interner, stacks[i]);
-            match p.path_names.iter().position(|n| n == name) {
+    // Per group only ids and sums: the trees are built once per distinct group.
+    for (g, sums) in samples.iter() {
+        let stack = p.relabel.stack_of(g.stack, g.leaf);
+        let slot = stack.0.wrapping_add(1) as usize;
+        if p.path_of_stack[slot] == NO_PATH {
+            let name = classifier.classify(&profile.interner, stack);
+            p.path_of_stack[slot] = match p.path_names.iter().position(|n| n == name) {
                 Some(k) => k as u32,
                 None => {
                     p.path_names.push(name.to_string());
                     (p.path_names.len() - 1) as u32
                 }
-            }
-        });
-        p.path_ids[i] = id;
-        let g = p.groups.entry((r.thread, stacks[i], id)).or_default();
-        g.0 += 1;
-        g.1 += r.weight;
+            };
+        }
+        let id = p.path_of_stack[slot];
+        let e = p.groups.entry((g.thread, stack, id)).or_default();
+        e.0 += sums.samples;
+        e.1 += sums.weight;
     }
     let mut groups: Vec<_> = p.groups.iter().map(|(k, v)| (*k, *v)).collect();
     groups.sort_unstable();
@@ -264,11 +284,8 @@ pub(super) fn processes(
         .map(|((pid, comm), (mut node, mut frames))| {
             let is_w = workload == Some(pid);
             if is_w {
-                for &i in &tied.samples {
-                    let r = profile.samples[i];
-                    node.add(phased.path(i), r.weight);
-                    let _ = &mut frames;
-                }
+                tied.add_to(&mut node, phased);
+                let _ = &mut frames;
             }
             ProcessPhases {
                 pid,
@@ -314,14 +331,13 @@ pub(super) fn workload_node(scope: &Scope<'_>) -> PhaseNode {
     match workload {
         Some(pid) => {
             let mut node = PhaseNode::default();
-            for (i, r) in profile.samples.iter().enumerate() {
-                if !phased.path(i).is_empty() && is_workload(profile, r.thread, Some(pid)) {
-                    node.add(phased.path(i), r.weight);
+            for r in profile.samples.iter() {
+                let path = phased.path(&r);
+                if !path.is_empty() && is_workload(profile, r.thread, Some(pid)) {
+                    node.add(path, r.weight);
                 }
             }
-            for &i in &tied.samples {
-                node.add(phased.path(i), profile.samples[i].weight);
-            }
+            tied.add_to(&mut node, phased);
             node
         }
         None => phased.total.clone(),

@@ -27,7 +27,7 @@ pub(super) fn markers(profile: &Profile) -> Vec<Marker> {
         .markers
         .iter()
         .filter_map(|m| {
-            let r = profile.samples[m.sample];
+            let r = profile.samples.get(m.sample)?;
             let name = &profile.events[r.event.0 as usize].name;
             if !MARKERS.contains(&name.as_str()) {
                 return None;
@@ -48,7 +48,7 @@ pub(super) fn markers(profile: &Profile) -> Vec<Marker> {
 /// The OOM victim's pid, from its `oom:mark_victim` marker.
 pub(super) fn victim_pid(profile: &Profile) -> Option<i32> {
     profile.markers.iter().find_map(|m| {
-        let r = profile.samples[m.sample];
+        let r = profile.samples.get(m.sample)?;
         (profile.events[r.event.0 as usize].name == "oom:mark_victim")
             .then(|| payload_field(&m.payload, "pid").and_then(|p| p.parse::<i32>().ok()))
             .flatten()
@@ -58,47 +58,64 @@ pub(super) fn victim_pid(profile: &Profile) -> Option<i32> {
 /// One sample of the workload's work: (time in seconds, weight, exit phase?).
 type Work = (f64, u64, bool);
 
-/// The workload's samples and the exit work tied to it, with their times.
-fn workload_work(scope: &Scope<'_>, pid: i32) -> Vec<Work> {
+/// Calls `f` with each of the workload's samples and of the exit work tied to it, in
+/// input order: the samples are read again rather than collected.
+fn workload_work(scope: &Scope<'_>, pid: i32, mut f: impl FnMut(Work)) {
     let (profile, phased) = (scope.profile, scope.phased);
-    let mut work: Vec<Work> = profile
-        .samples
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| !phased.path(*i).is_empty() && is_workload(profile, r.thread, Some(pid)))
-        .map(|(i, r)| {
-            (
-                r.time.as_secs_f64(),
-                r.weight,
-                phased.path(i).starts_with("exit"),
-            )
-        })
-        .collect();
-    work.extend(scope.tied.samples.iter().map(|&i| {
-        let r = profile.samples[i];
-        (r.time.as_secs_f64(), r.weight, true)
-    }));
-    work
+    for r in profile.samples.iter() {
+        let path = phased.path(&r);
+        if path.is_empty() {
+            continue;
+        }
+        let time = r.time.as_secs_f64();
+        if is_workload(profile, r.thread, Some(pid)) {
+            f((time, r.weight, path.starts_with("exit")));
+        } else if scope.tied.contains(profile, &r, path) {
+            f((time, r.weight, true));
+        }
+    }
+}
+
+/// The first and last times of the workload's work, and of its exit work.
+#[derive(Clone, Copy)]
+struct WorkSpan {
+    first: f64,
+    last: f64,
+    last_exit: f64,
+    any: bool,
+}
+
+fn work_span(scope: &Scope<'_>, pid: i32) -> WorkSpan {
+    let mut span = WorkSpan {
+        first: f64::INFINITY,
+        last: f64::NEG_INFINITY,
+        last_exit: f64::NEG_INFINITY,
+        any: false,
+    };
+    workload_work(scope, pid, |(time, _, exit)| {
+        span.any = true;
+        span.first = span.first.min(time);
+        span.last = span.last.max(time);
+        if exit {
+            span.last_exit = span.last_exit.max(time);
+        }
+    });
+    span
 }
 
 /// The boundaries of the workload's life, in time order: its start, the first
 /// `oom:mark_victim` and `sched:sched_process_exit` of its own, and the end of its work.
 fn boundaries<'m>(
     scope: &Scope<'_>,
-    work: &[Work],
+    work: &WorkSpan,
     pid: i32,
     markers: &'m [Marker],
     exit_info: Option<&WorkloadExit>,
 ) -> Vec<(&'m str, f64)> {
     let start = exit_info
         .map(|e| e.start_mono_ns as f64 / 1e9)
-        .unwrap_or_else(|| work.iter().map(|w| w.0).fold(f64::INFINITY, f64::min));
-    let last_exit = work
-        .iter()
-        .filter(|w| w.2)
-        .map(|w| w.0)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let last = work.iter().map(|w| w.0).fold(f64::NEG_INFINITY, f64::max);
+        .unwrap_or(work.first);
+    let (last_exit, last) = (work.last_exit, work.last);
     let mut points: Vec<(&str, f64)> = vec![("start", start)];
     let mine: Vec<&Marker> = markers
         .iter()
@@ -130,11 +147,11 @@ pub(super) fn segments(
     let Some(pid) = scope.workload else {
         return Vec::new();
     };
-    let work = workload_work(scope, pid);
-    if work.is_empty() {
+    let span = work_span(scope, pid);
+    if !span.any {
         return Vec::new();
     }
-    let points = boundaries(scope, &work, pid, markers, exit_info);
+    let points = boundaries(scope, &span, pid, markers, exit_info);
     let names = |from: &str| match from {
         "start" => "run",
         "oom:mark_victim" => "dying",
@@ -142,15 +159,23 @@ pub(super) fn segments(
         _ => "segment",
     };
     let last = points.last().map_or("", |p| p.0);
+    // Samples and weight per segment, in one more reading of the samples.
+    let mut sums = vec![(0u64, 0u64); points.len().saturating_sub(1)];
+    workload_work(scope, pid, |(time, weight, _)| {
+        for (w, sum) in points.windows(2).zip(&mut sums) {
+            let ((_, s), (to, e)) = (w[0], w[1]);
+            if time >= s && (time < e || (to == last && time <= e)) {
+                sum.0 += 1;
+                sum.1 += weight;
+            }
+        }
+    });
     points
         .windows(2)
-        .map(|w| {
+        .zip(sums)
+        .map(|(w, (samples, weight))| {
             let (from, s) = w[0];
             let (to, e) = w[1];
-            let inside = work
-                .iter()
-                .filter(|x| x.0 >= s && (x.0 < e || (to == last && x.0 <= e)));
-            let (samples, weight) = inside.fold((0, 0), |(n, wt), x| (n + 1, wt + x.1));
             Segment {
                 name: names(from).into(),
                 from: from.into(),

@@ -25,14 +25,13 @@ pub(super) fn own_munmap_weight(scope: &Scope<'_>, summary: Option<&WorkloadSumm
     profile
         .samples
         .iter()
-        .enumerate()
-        .filter(|(i, r)| {
+        .filter(|r| {
             let t = r.time.0;
             t >= from
                 && t <= to
-                && scope.phased.path(*i).starts_with("syscall/munmap")
+                && scope.phased.path(r).starts_with("syscall/munmap")
                 && is_workload(profile, r.thread, Some(pid))
         })
-        .map(|(_, r)| r.weight)
+        .map(|r| r.weight)
         .sum()
 }

@@ -296,7 +296,12 @@ pub fn analyze(
         .and_then(|l| std::fs::metadata(l.recording).ok())
         .map_or(0, |m| m.len());
     let bar = progress_bar(size);
-    let analysis = faultline::analyze::analyze(&opts.analyze, &|n| bar.inc(n));
+    // Without a report directory no flame graph is drawn: skip folding them.
+    let analysis = if opts.report_dir.is_some() {
+        faultline::analyze::analyze(&opts.analyze, &|n| bar.inc(n))
+    } else {
+        faultline::analyze::analyze_report(&opts.analyze, &|n| bar.inc(n))
+    };
     bar.finish_and_clear();
     let analysis = analysis?;
     print_load_summary(&analysis.load, warn);

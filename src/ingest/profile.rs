@@ -13,9 +13,11 @@ use crate::ingest::script::{self, Diagnostics, Header, Sample};
 use crate::units::Nanos;
 
 mod builder;
+mod samples;
 mod stream;
 
 use builder::{Builder, PieceResult};
+pub use samples::{Iter as SampleIter, SampleLog};
 
 /// A worker's builder and what each piece it parsed said, by piece index.
 type WorkerResult = (Builder, Vec<(usize, PieceResult)>);
@@ -167,7 +169,7 @@ pub struct SampleRecord {
 /// A sample with a tracepoint payload (`oom:mark_victim: pid=… pgtables=…kB`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkerRecord {
-    /// Index of the sample in [`Profile::samples`].
+    /// Index of the sample in [`Profile::samples`] ([`SampleLog::get`]).
     pub sample: usize,
     /// The payload text.
     pub payload: String,
@@ -190,7 +192,7 @@ pub struct Profile {
     /// Lines skipped and other parse facts.
     pub diagnostics: Diagnostics,
     /// Every sample in input order, with [`BuildOptions::keep_samples`].
-    pub samples: Vec<SampleRecord>,
+    pub samples: SampleLog,
     /// Leaf sites: (raw symbol, offset), with [`BuildOptions::keep_samples`].
     pub leaves: FxIndexSet<(Box<[u8]>, u64)>,
     /// Samples with payloads, in input order, with [`BuildOptions::keep_samples`].
@@ -198,10 +200,9 @@ pub struct Profile {
     /// Whether a sum of sample periods passed `u64::MAX`; sums stop there. See
     /// [`Profile::check_weights`].
     pub weight_overflow: bool,
-    /// Payloads of kept samples by (piece, line) while pieces are merged.
-    pending_payloads: Vec<((usize, u64), String)>,
-    /// (piece, line) of each kept sample while pieces are merged.
-    sample_origin: Vec<(usize, u64)>,
+    /// Payloads of kept samples by (piece, index of the sample in the piece) while
+    /// pieces are merged.
+    pending_payloads: Vec<(usize, usize, String)>,
 }
 
 impl Profile {
@@ -345,20 +346,6 @@ impl Profile {
                 EventId(id as u32)
             })
             .collect();
-        for r in &other.samples {
-            self.samples.push(SampleRecord {
-                event: events[r.event.0 as usize],
-                thread: threads[r.thread.0 as usize],
-                stack: remap_stack(r.stack),
-                leaf: if r.leaf == LeafId::NONE {
-                    r.leaf
-                } else {
-                    leaves[r.leaf.0 as usize]
-                },
-                ..*r
-            });
-        }
-        self.sample_origin.extend(other.sample_origin);
         self.pending_payloads.extend(other.pending_payloads);
         for ((ev, th, st), c) in other.counts {
             let st = remap_stack(st);
@@ -369,44 +356,26 @@ impl Profile {
             e.samples += c.samples;
             e.weight = add_weight(e.weight, c.weight, &mut self.weight_overflow);
         }
+        // Samples keep their worker's ids, mapped as they are read.
+        let maps = samples::IdMaps {
+            events: Some(events),
+            threads: Some(threads),
+            stacks: Some(stacks),
+            leaves: Some(leaves),
+        };
+        self.samples.absorb(other.samples, &maps);
     }
 
     /// Puts kept samples in input order, gives them absolute line numbers, and ties
     /// payloads to them.
     fn order_samples(&mut self, line_offsets: &[u64]) {
-        if self.samples.is_empty() {
-            return;
-        }
-        // Each worker's samples come piece by piece, in order within a piece: order the
-        // runs of equal piece, not the samples.
-        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-        for (i, &(piece, _)) in self.sample_origin.iter().enumerate() {
-            match runs.last_mut() {
-                Some(r) if r.0 == piece && r.2 == i => r.2 = i + 1,
-                _ => runs.push((piece, i, i + 1)),
-            }
-        }
-        runs.sort_unstable();
-        let order: Vec<usize> = runs.iter().flat_map(|&(_, a, b)| a..b).collect();
-        let origin = std::mem::take(&mut self.sample_origin);
-        self.samples = order
-            .iter()
-            .map(|&i| {
-                let (piece, line) = origin[i];
-                SampleRecord {
-                    line: line + line_offsets.get(piece).copied().unwrap_or(0),
-                    ..self.samples[i]
-                }
-            })
-            .collect();
+        self.samples.finish(line_offsets);
         let mut payloads = std::mem::take(&mut self.pending_payloads);
-        payloads.sort();
-        let mut sorted_origin: Vec<(usize, u64)> = order.iter().map(|&i| origin[i]).collect();
-        sorted_origin.dedup();
+        payloads.sort_unstable_by_key(|&(piece, local, _)| (piece, local));
         self.markers = payloads
             .into_iter()
-            .filter_map(|(o, payload)| {
-                let sample = sorted_origin.binary_search(&o).ok()?;
+            .filter_map(|(piece, local, payload)| {
+                let sample = self.samples.index_of(piece, local)?;
                 Some(MarkerRecord { sample, payload })
             })
             .collect();
@@ -439,9 +408,7 @@ impl Profile {
             .into_iter()
             .map(|((e, t, s), c)| ((new_id[e.0 as usize], t, s), c))
             .collect();
-        for r in &mut self.samples {
-            r.event = new_id[r.event.0 as usize];
-        }
+        self.samples.renumber_events(&new_id);
     }
 
     /// The event with this exact name.

@@ -128,20 +128,25 @@ impl Builder {
             Some(f) => self.leaf(f, s.lines[0]),
             None => LeafId::NONE,
         };
-        self.profile.samples.push(SampleRecord {
-            time: s.head.time.unwrap_or_default(),
-            event,
-            thread,
-            cpu: s.head.cpu,
-            stack,
-            leaf,
-            weight,
-            line: s.line,
-        });
-        self.profile.sample_origin.push((self.piece, s.line));
+        let samples = &mut self.profile.samples;
+        let local = samples.piece_len(self.piece);
+        samples.push(
+            self.piece,
+            &SampleRecord {
+                time: s.head.time.unwrap_or_default(),
+                event,
+                thread,
+                cpu: s.head.cpu,
+                stack,
+                leaf,
+                weight,
+                line: s.line,
+            },
+        );
         if !s.head.payload.is_empty() {
             self.profile.pending_payloads.push((
-                (self.piece, s.line),
+                self.piece,
+                local,
                 String::from_utf8_lossy(s.head.payload).into_owned(),
             ));
         }
