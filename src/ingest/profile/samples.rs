@@ -22,7 +22,7 @@ use crate::units::Nanos;
 /// Samples per independently decodable chunk.
 const CHUNK: usize = 256;
 
-/// Flag bits: which fields a sample stores (the others repeat the previous sample's).
+/// Flag bits: which fields a sample stores; the others are as predicted ([`Context`]).
 const EVENT: u8 = 1;
 const THREAD: u8 = 1 << 1;
 const CPU: u8 = 1 << 2;
@@ -30,6 +30,12 @@ const WEIGHT: u8 = 1 << 3;
 const LEAF: u8 = 1 << 4;
 const STACK: u8 = 1 << 5;
 const TIME: u8 = 1 << 6;
+/// The CPU is the one before the previous sample's (CPUs taking turns), no bytes.
+const SWAP: u8 = 1 << 7;
+
+/// CPUs with a [`Context`] slot of their own; samples of others are predicted from the
+/// sample before.
+const CPU_SLOTS: usize = 4096;
 
 /// The state a chunk's first sample is encoded against.
 const START: SampleRecord = SampleRecord {
@@ -42,6 +48,99 @@ const START: SampleRecord = SampleRecord {
     weight: 1,
     line: 0,
 };
+
+/// The last sample on one CPU (in the current chunk).
+#[derive(Debug, Clone, Copy)]
+struct CpuLast {
+    seen: bool,
+    thread: ThreadId,
+    time: u64,
+    /// Its time minus that of the sample before it on this CPU.
+    step: u64,
+}
+
+/// A CPU with no sample yet.
+const UNSEEN: CpuLast = CpuLast {
+    seen: false,
+    thread: ThreadId(0),
+    time: 0,
+    step: 0,
+};
+
+/// What a sample is predicted from, the same while encoding and decoding. In a
+/// system-wide recording CPUs take turns: the sample before ran another thread on
+/// another CPU, but this CPU's last sample mostly ran the same thread one sampling
+/// period earlier. So the thread and time are predicted from the CPU's last sample
+/// (the time as one more step of the same length), the CPU as either the previous
+/// sample's or the one before that, and the rest as the previous sample's.
+#[derive(Debug, Clone)]
+struct Context {
+    prev: SampleRecord,
+    /// The CPU of the last sample on another CPU than `prev`'s.
+    other_cpu: Option<u32>,
+    /// By CPU slot (`None` at 0, CPU `c` at `c + 1`).
+    cpus: Vec<CpuLast>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            prev: START,
+            other_cpu: None,
+            cpus: Vec::new(),
+        }
+    }
+}
+
+#[inline]
+fn cpu_slot(cpu: Option<u32>) -> Option<usize> {
+    let slot = cpu.map_or(0, |c| c as usize + 1);
+    (slot <= CPU_SLOTS).then_some(slot)
+}
+
+impl Context {
+    /// Back to the state a chunk starts from.
+    fn reset(&mut self) {
+        self.prev = START;
+        self.other_cpu = None;
+        self.cpus.clear();
+    }
+
+    /// The thread and time predicted for a sample on `cpu`.
+    #[inline]
+    fn predict(&self, cpu: Option<u32>) -> (ThreadId, u64) {
+        let last = cpu_slot(cpu)
+            .and_then(|s| self.cpus.get(s))
+            .filter(|c| c.seen);
+        match last {
+            Some(c) => (c.thread, c.time.wrapping_add(c.step)),
+            None => (self.prev.thread, self.prev.time.0),
+        }
+    }
+
+    /// Moves on past sample `r`.
+    #[inline]
+    fn advance(&mut self, r: &SampleRecord) {
+        if r.cpu != self.prev.cpu {
+            self.other_cpu = self.prev.cpu;
+        }
+        if let Some(slot) = cpu_slot(r.cpu) {
+            if slot >= self.cpus.len() {
+                self.cpus.resize(slot + 1, UNSEEN);
+            }
+            let c = &mut self.cpus[slot];
+            c.step = if c.seen {
+                r.time.0.wrapping_sub(c.time)
+            } else {
+                0
+            };
+            c.seen = true;
+            c.thread = r.thread;
+            c.time = r.time.0;
+        }
+        self.prev = *r;
+    }
+}
 
 /// Maps from one worker's ids to the merged profile's; `None` keeps ids as they are.
 #[derive(Debug, Clone, Default)]
@@ -102,6 +201,7 @@ impl IdMaps {
     }
 
     /// A worker's record in the merged profile's ids.
+    #[inline]
     fn apply(&self, r: &mut SampleRecord) {
         r.event = mapped(&self.events, r.event.0 as usize, r.event);
         r.thread = mapped(&self.threads, r.thread.0 as usize, r.thread);
@@ -129,20 +229,11 @@ struct PieceLog {
     len: usize,
 }
 
-/// The chunk being encoded and the sample before, while a worker parses.
-#[derive(Debug, Clone)]
+/// The chunk being encoded and what its next sample is predicted from.
+#[derive(Debug, Clone, Default)]
 struct Encoder {
     open: Vec<u8>,
-    prev: SampleRecord,
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Encoder {
-            open: Vec::new(),
-            prev: START,
-        }
-    }
+    context: Context,
 }
 
 /// Every kept sample of a profile in input order, about a dozen bytes each; see the
@@ -185,10 +276,10 @@ impl SampleLog {
                 p.chunks.push(enc.open.as_slice().into());
                 enc.open.clear();
             }
-            enc.prev = START;
+            enc.context.reset();
         }
-        encode(&mut enc.open, &enc.prev, r);
-        enc.prev = *r;
+        encode(&mut enc.open, &enc.context, r);
+        enc.context.advance(r);
         p.len += 1;
         self.len += 1;
     }
@@ -298,7 +389,7 @@ impl SampleLog {
             index: 0,
             bytes: &[],
             pos: 0,
-            prev: START,
+            context: Context::default(),
         }
     }
 
@@ -311,14 +402,15 @@ impl SampleLog {
         let local = i - self.starts[k];
         let p = &self.pieces[k];
         let bytes = &p.chunks[local / CHUNK];
-        let (mut pos, mut r) = (0, START);
+        let (mut pos, mut context) = (0, Context::default());
         for _ in 0..=local % CHUNK {
-            decode(bytes, &mut pos, &mut r);
+            decode(bytes, &mut pos, &mut context);
         }
-        Some(self.finish_record(p, r))
+        Some(self.finish_record(p, context.prev))
     }
 
     /// A decoded record in the profile's ids, line numbers and weights.
+    #[inline]
     fn finish_record(&self, p: &PieceLog, mut r: SampleRecord) -> SampleRecord {
         self.maps[p.maps].apply(&mut r);
         r.line += p.line_offset;
@@ -348,8 +440,8 @@ pub struct Iter<'a> {
     /// The current chunk and the position of the next sample in it.
     bytes: &'a [u8],
     pos: usize,
-    /// The sample before, as encoded.
-    prev: SampleRecord,
+    /// What the next sample is predicted from.
+    context: Context,
 }
 
 impl Iterator for Iter<'_> {
@@ -365,16 +457,18 @@ impl Iterator for Iter<'_> {
         if self.index % CHUNK == 0 {
             self.bytes = &p.chunks[self.index / CHUNK];
             self.pos = 0;
-            self.prev = START;
+            self.context.reset();
         }
-        decode(self.bytes, &mut self.pos, &mut self.prev);
+        decode(self.bytes, &mut self.pos, &mut self.context);
         self.index += 1;
-        Some(self.log.finish_record(p, self.prev))
+        Some(self.log.finish_record(p, self.context.prev))
     }
 }
 
-/// Appends `r` as the fields that differ from `prev`.
-fn encode(out: &mut Vec<u8>, prev: &SampleRecord, r: &SampleRecord) {
+/// Appends `r` as the fields that differ from their prediction.
+#[inline]
+fn encode(out: &mut Vec<u8>, context: &Context, r: &SampleRecord) {
+    let prev = &context.prev;
     let at = out.len();
     out.push(0);
     let mut flags = 0;
@@ -382,13 +476,18 @@ fn encode(out: &mut Vec<u8>, prev: &SampleRecord, r: &SampleRecord) {
         flags |= EVENT;
         put(out, r.event.0.into());
     }
-    if r.thread != prev.thread {
+    if r.cpu != prev.cpu {
+        if r.cpu == context.other_cpu {
+            flags |= SWAP;
+        } else {
+            flags |= CPU;
+            put(out, r.cpu.map_or(0, |c| u64::from(c) + 1));
+        }
+    }
+    let (thread, time) = context.predict(r.cpu);
+    if r.thread != thread {
         flags |= THREAD;
         put(out, r.thread.0.into());
-    }
-    if r.cpu != prev.cpu {
-        flags |= CPU;
-        put(out, r.cpu.map_or(0, |c| u64::from(c) + 1));
     }
     if r.weight != prev.weight {
         flags |= WEIGHT;
@@ -402,53 +501,66 @@ fn encode(out: &mut Vec<u8>, prev: &SampleRecord, r: &SampleRecord) {
         flags |= STACK;
         put(out, r.stack.0.wrapping_add(1).into());
     }
-    if r.time != prev.time {
+    if r.time.0 != time {
         flags |= TIME;
-        put(out, zigzag(r.time.0.wrapping_sub(prev.time.0)));
+        put(out, zigzag(r.time.0.wrapping_sub(time)));
     }
     put(out, zigzag(r.line.wrapping_sub(prev.line)));
     out[at] = flags;
 }
 
-/// Reads the sample at `pos` over `prev` (the sample before it).
-fn decode(b: &[u8], pos: &mut usize, prev: &mut SampleRecord) {
+/// Reads the sample at `pos` and moves `context` past it (`context.prev` is the sample).
+#[inline]
+fn decode(b: &[u8], pos: &mut usize, context: &mut Context) {
     let flags = b[*pos];
     *pos += 1;
+    let mut r = context.prev;
     if flags & EVENT != 0 {
-        prev.event = EventId(take(b, pos) as u32);
+        r.event = EventId(take(b, pos) as u32);
     }
-    if flags & THREAD != 0 {
-        prev.thread = ThreadId(take(b, pos) as u32);
+    if flags & SWAP != 0 {
+        r.cpu = context.other_cpu;
+    } else if flags & CPU != 0 {
+        r.cpu = (take(b, pos) as u32).checked_sub(1);
     }
-    if flags & CPU != 0 {
-        prev.cpu = (take(b, pos) as u32).checked_sub(1);
-    }
+    let (thread, time) = context.predict(r.cpu);
+    r.thread = if flags & THREAD != 0 {
+        ThreadId(take(b, pos) as u32)
+    } else {
+        thread
+    };
     if flags & WEIGHT != 0 {
-        prev.weight = take(b, pos);
+        r.weight = take(b, pos);
     }
     if flags & LEAF != 0 {
-        prev.leaf = LeafId((take(b, pos) as u32).wrapping_sub(1));
+        r.leaf = LeafId((take(b, pos) as u32).wrapping_sub(1));
     }
     if flags & STACK != 0 {
-        prev.stack = StackId((take(b, pos) as u32).wrapping_sub(1));
+        r.stack = StackId((take(b, pos) as u32).wrapping_sub(1));
     }
-    if flags & TIME != 0 {
-        prev.time = Nanos(prev.time.0.wrapping_add(unzigzag(take(b, pos))));
-    }
-    prev.line = prev.line.wrapping_add(unzigzag(take(b, pos)));
+    r.time = Nanos(if flags & TIME != 0 {
+        time.wrapping_add(unzigzag(take(b, pos)))
+    } else {
+        time
+    });
+    r.line = r.line.wrapping_add(unzigzag(take(b, pos)));
+    context.advance(&r);
 }
 
 /// A difference of two u64s, small in either direction, as a small number.
+#[inline]
 fn zigzag(delta: u64) -> u64 {
     let d = delta as i64;
     ((d << 1) ^ (d >> 63)) as u64
 }
 
+#[inline]
 fn unzigzag(z: u64) -> u64 {
     ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
 }
 
 /// LEB128: seven bits a byte, low first, the high bit set on all but the last.
+#[inline]
 fn put(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
@@ -457,6 +569,7 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn take(b: &[u8], pos: &mut usize) -> u64 {
     let mut v = 0;
     let mut shift = 0;
@@ -614,7 +727,7 @@ mod tests {
         let mut log = log_of(0, &records);
         log.finish(&[0]);
         let per_sample = log.encoded_bytes() as f64 / records.len() as f64;
-        assert!(per_sample < 13.0, "{per_sample} bytes a sample");
+        assert!(per_sample < 9.0, "{per_sample} bytes a sample");
         assert_eq!(log.iter().collect::<Vec<_>>(), records);
     }
 }
