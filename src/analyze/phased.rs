@@ -2,6 +2,7 @@
 //! per (thread, stack, phase) so each distinct group is classified and counted once;
 //! phase trees per process and for the workload.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
@@ -148,46 +149,63 @@ pub(super) fn phase_samples(
         e.0 += sums.samples;
         e.1 += sums.weight;
     }
-    let mut groups: Vec<_> = p.groups.iter().map(|(k, v)| (*k, *v)).collect();
+    // By stack, then thread: groups of one stack differ only by thread, so its frames
+    // are named once, borrowed from the interner (only sums follow, in any order).
+    let mut groups: Vec<_> = p
+        .groups
+        .iter()
+        .map(|(&(thread, stack, id), &v)| ((stack, id, thread), v))
+        .collect();
     groups.sort_unstable();
-    // Groups of one stack differ only by thread: name its frames once.
-    let mut names_of: FxHashMap<(StackId, u32), Vec<String>> = FxHashMap::default();
-    for ((thread, stack, id), (n, weight)) in groups {
+    let mut names = Vec::new();
+    let mut named = None;
+    for ((stack, id, thread), (n, weight)) in groups {
         let path = &p.path_names[id as usize];
         let top = path.split('/').next().unwrap_or_default();
-        let names = names_of
-            .entry((stack, id))
-            .or_insert_with(|| phase_frames(profile, classifier, stack, top))
-            .clone();
+        if named != Some((stack, id)) {
+            names = phase_frames(profile, classifier, stack, top);
+            named = Some((stack, id));
+        }
         p.total.add_n(path, n, weight);
         let entry = p.per_thread.entry(thread).or_default();
         entry.0.add_n(path, n, weight);
-        let total_top = p.total_frames.entry(top.to_string()).or_default();
-        for name in &names {
-            *total_top.entry(name.clone()).or_default() += weight;
-        }
-        let thread_top = entry.1.entry(top.to_string()).or_default();
-        for name in names {
-            *thread_top.entry(name).or_default() += weight;
-        }
+        add_frames(&mut p.total_frames, top, &names, weight);
+        add_frames(&mut entry.1, top, &names, weight);
     }
     p
+}
+
+/// Adds `weight` to each of `names` under the top-level phase `top`, allocating only
+/// for names not there yet.
+fn add_frames(frames: &mut PhaseFrames, top: &str, names: &[Cow<'_, str>], weight: u64) {
+    let per = match frames.get_mut(top) {
+        Some(per) => per,
+        None => frames.entry(top.to_string()).or_default(),
+    };
+    for name in names {
+        match per.get_mut(name.as_ref()) {
+            Some(w) => *w += weight,
+            None => {
+                per.insert(name.to_string(), weight);
+            }
+        }
+    }
 }
 
 /// The distinct names of a stack's frames that say where its phase's time went: only
 /// frames below the one that put the stack in its phase (`unmap_page_range` under
 /// `exit_mmap`, not the signal delivery that led to `do_exit`).
-fn phase_frames(
-    profile: &Profile,
+fn phase_frames<'p>(
+    profile: &'p Profile,
     classifier: &Classifier<'_>,
     stack: StackId,
     top: &str,
-) -> Vec<String> {
-    let all: Vec<String> = profile
+) -> Vec<Cow<'p, str>> {
+    let mut all: Vec<Cow<'p, str>> = profile
         .interner
         .frames_of(stack)
         .into_iter()
-        .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0).into_owned())
+        .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0))
         .collect();
     let anchors: Vec<&String> = classifier
         .rules()
@@ -198,9 +216,9 @@ fn phase_frames(
         .collect();
     let below = all
         .iter()
-        .rposition(|f| anchors.contains(&f))
+        .rposition(|f| anchors.iter().any(|a| a.as_str() == f.as_ref()))
         .map_or(0, |p| p + 1);
-    let mut names = all[below..].to_vec();
+    let mut names = all.split_off(below);
     names.sort();
     names.dedup();
     names
