@@ -8,8 +8,10 @@ use super::{BuildOptions, Profile, WorkerResult, builder::Builder, worker_count}
 use crate::error::Result;
 use crate::ingest::input::TextStream;
 
-/// Bytes read before a chunk is cut at its last sample boundary.
-const CHUNK: usize = 4 << 20;
+/// Bytes read before a chunk is cut at its last sample boundary. Up to two chunks per
+/// worker are in memory at once (one parsed, one queued) plus the one being read: at
+/// 1 MiB they cost a few MiB, where `analyze` needs its memory for the samples it keeps.
+const CHUNK: usize = 1 << 20;
 
 impl Profile {
     /// Builds a profile from a stream of `perf script` text, as [`Profile::build`] would
