@@ -12,6 +12,7 @@ mod exit_work;
 pub mod export_view;
 pub mod faults;
 mod findings;
+mod frame_names;
 mod graphs;
 pub mod groups;
 pub mod irq;

@@ -2,12 +2,12 @@
 //! per (thread, stack, phase) so each distinct group is classified and counted once;
 //! phase trees per process and for the workload.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
 use super::exit_work::Tied;
+use super::frame_names::{self, FrameNames, IdFrames, PhaseFrames};
 use super::groups::SampleGroups;
 use super::irq::Relabel;
 use super::ratio;
@@ -47,9 +47,6 @@ pub(super) fn scope_frames(
     out
 }
 
-/// Inclusive weight per (top-level phase, frame name).
-type PhaseFrames = BTreeMap<String, BTreeMap<String, u64>>;
-
 /// Phase of every sample of the sampling event, with per-thread trees. A sample's phase
 /// is a function of its event and corrected stack, kept per distinct stack, so nothing
 /// here grows with the number of samples.
@@ -67,7 +64,9 @@ pub(super) struct Phased {
     pub(super) total: PhaseNode,
     /// Frames per top-level phase, for the whole recording.
     pub(super) total_frames: PhaseFrames,
-    per_thread: FxHashMap<ThreadId, (PhaseNode, PhaseFrames)>,
+    /// Frame names of `per_thread`'s tables.
+    names: FrameNames,
+    per_thread: FxHashMap<ThreadId, (PhaseNode, IdFrames)>,
     /// Samples and weight per (thread, corrected stack, path id).
     pub(super) groups: FxHashMap<(ThreadId, StackId, u32), (u64, u64)>,
 }
@@ -127,6 +126,7 @@ pub(super) fn phase_samples(
         path_names: Vec::new(),
         total: PhaseNode::default(),
         total_frames: BTreeMap::new(),
+        names: FrameNames::default(),
         per_thread: FxHashMap::default(),
         groups: FxHashMap::default(),
     };
@@ -149,79 +149,40 @@ pub(super) fn phase_samples(
         e.0 += sums.samples;
         e.1 += sums.weight;
     }
+    build_trees(&mut p, profile, classifier);
+    p
+}
+
+/// The phase trees and frame tables of the whole recording and of each thread, from
+/// the classified groups.
+fn build_trees(p: &mut Phased, profile: &Profile, classifier: &Classifier<'_>) {
     // By stack, then thread: groups of one stack differ only by thread, so its frames
-    // are named once, borrowed from the interner (only sums follow, in any order).
+    // are named once (only sums follow, in any order).
     let mut groups: Vec<_> = p
         .groups
         .iter()
         .map(|(&(thread, stack, id), &v)| ((stack, id, thread), v))
         .collect();
     groups.sort_unstable();
-    let mut names = Vec::new();
+    let mut total_frames = IdFrames::new();
+    let mut ids = Vec::new();
     let mut named = None;
     for ((stack, id, thread), (n, weight)) in groups {
         let path = &p.path_names[id as usize];
         let top = path.split('/').next().unwrap_or_default();
         if named != Some((stack, id)) {
-            names = phase_frames(profile, classifier, stack, top);
+            ids = p
+                .names
+                .phase_frames(&profile.interner, classifier, stack, top);
             named = Some((stack, id));
         }
         p.total.add_n(path, n, weight);
         let entry = p.per_thread.entry(thread).or_default();
         entry.0.add_n(path, n, weight);
-        add_frames(&mut p.total_frames, top, &names, weight);
-        add_frames(&mut entry.1, top, &names, weight);
+        frame_names::add(&mut total_frames, top, &ids, weight);
+        frame_names::add(&mut entry.1, top, &ids, weight);
     }
-    p
-}
-
-/// Adds `weight` to each of `names` under the top-level phase `top`, allocating only
-/// for names not there yet.
-fn add_frames(frames: &mut PhaseFrames, top: &str, names: &[Cow<'_, str>], weight: u64) {
-    let per = match frames.get_mut(top) {
-        Some(per) => per,
-        None => frames.entry(top.to_string()).or_default(),
-    };
-    for name in names {
-        match per.get_mut(name.as_ref()) {
-            Some(w) => *w += weight,
-            None => {
-                per.insert(name.to_string(), weight);
-            }
-        }
-    }
-}
-
-/// The distinct names of a stack's frames that say where its phase's time went: only
-/// frames below the one that put the stack in its phase (`unmap_page_range` under
-/// `exit_mmap`, not the signal delivery that led to `do_exit`).
-fn phase_frames<'p>(
-    profile: &'p Profile,
-    classifier: &Classifier<'_>,
-    stack: StackId,
-    top: &str,
-) -> Vec<Cow<'p, str>> {
-    let mut all: Vec<Cow<'p, str>> = profile
-        .interner
-        .frames_of(stack)
-        .into_iter()
-        .map(|f| String::from_utf8_lossy(profile.interner.frame_name(f).0))
-        .collect();
-    let anchors: Vec<&String> = classifier
-        .rules()
-        .phases
-        .iter()
-        .filter(|r| r.name == top)
-        .flat_map(|r| r.frames.iter())
-        .collect();
-    let below = all
-        .iter()
-        .rposition(|f| anchors.iter().any(|a| a.as_str() == f.as_ref()))
-        .map_or(0, |p| p + 1);
-    let mut names = all.split_off(below);
-    names.sort();
-    names.dedup();
-    names
+    p.total_frames = p.names.named(&total_frames);
 }
 
 /// Converts a phase tree to report phases with shares of the tree's total.
@@ -279,7 +240,7 @@ pub(super) fn processes(
     tied: &Tied,
 ) -> Vec<ProcessPhases> {
     // Group threads by pid (or tid when perf printed only that) and comm.
-    let mut groups: BTreeMap<(i32, String), (PhaseNode, PhaseFrames)> = BTreeMap::new();
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, IdFrames)> = BTreeMap::new();
     for (th, (node, frames)) in &phased.per_thread {
         let t = &profile.threads[th.0 as usize];
         let key = (
@@ -288,18 +249,12 @@ pub(super) fn processes(
         );
         let g = groups.entry(key).or_default();
         merge_node(&mut g.0, node);
-        for (phase, f) in frames {
-            for (n, w) in f {
-                *g.1.entry(phase.clone())
-                    .or_default()
-                    .entry(n.clone())
-                    .or_default() += w;
-            }
-        }
+        frame_names::merge(&mut g.1, frames);
     }
     let mut out: Vec<ProcessPhases> = groups
         .into_iter()
-        .map(|((pid, comm), (mut node, mut frames))| {
+        .map(|((pid, comm), (mut node, frames))| {
+            let mut frames = phased.names.named(&frames);
             let is_w = workload == Some(pid);
             if is_w {
                 tied.add_to(&mut node, phased);
