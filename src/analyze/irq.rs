@@ -613,11 +613,11 @@ mod tests {
             ("handle_mm_fault+0x99", 10),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &SampleGroups::new(&p, &ev));
+        let sites = detect(&p, &SampleGroups::new(&p, &ev, 1));
         assert_eq!(sites.len(), 1, "{sites:?}");
         assert_eq!(sites[0].name(), "exc_page_fault+0xd7");
         assert_eq!(sites[0].kind, Some(IrqKind::PageFaultEntry));
-        let g = SampleGroups::new(&p, &ev);
+        let g = SampleGroups::new(&p, &ev, 1);
         let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 60);
         let stacks = corrected(&p, &c);
@@ -652,7 +652,7 @@ mod tests {
             ("__vdso_clock_gettime+0x56", 30),
             ("clear_page_erms+0xb", 30),
         ]));
-        assert!(detect(&p, &SampleGroups::new(&p, &[EventId(0)])).is_empty());
+        assert!(detect(&p, &SampleGroups::new(&p, &[EventId(0)], 1)).is_empty());
     }
 
     #[test]
@@ -664,7 +664,7 @@ mod tests {
             ("__raw_callee_save___pv_queued_spin_unlock+0x11", 40),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &SampleGroups::new(&p, &ev));
+        let sites = detect(&p, &SampleGroups::new(&p, &ev, 1));
         let names: Vec<_> = sites.iter().map(|s| (s.name(), s.detected_by)).collect();
         assert_eq!(
             names,
@@ -673,7 +673,7 @@ mod tests {
                 ("native_irq_enable".to_string(), "table")
             ]
         );
-        let g = SampleGroups::new(&p, &ev);
+        let g = SampleGroups::new(&p, &ev, 1);
         let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 35);
         let labels: Vec<_> = c.moved.iter().map(|(_, l, n)| (l.as_str(), *n)).collect();
@@ -705,9 +705,9 @@ mod tests {
             ("malloc_consolidate+0x56", 30),
         ]));
         let ev = vec![EventId(0)];
-        let sites = detect(&p, &SampleGroups::new(&p, &ev));
+        let sites = detect(&p, &SampleGroups::new(&p, &ev, 1));
         assert!(sites.is_empty(), "{sites:?}");
-        let g = SampleGroups::new(&p, &ev);
+        let g = SampleGroups::new(&p, &ev, 1);
         let c = correct(&mut p, &ev, &g, &sites);
         assert_eq!(c.total_moved, 0);
         assert_eq!(
@@ -731,7 +731,7 @@ mod tests {
             ],
         );
         let p = profile(&s);
-        let sites = detect(&p, &SampleGroups::new(&p, &[EventId(0)]));
+        let sites = detect(&p, &SampleGroups::new(&p, &[EventId(0)], 1));
         assert_eq!(sites.len(), 1, "{sites:?}");
         assert_eq!(sites[0].confidence, Confidence::Low);
         assert_eq!(sites[0].samples, 36);

@@ -285,7 +285,7 @@ fn run(
         .collect();
     report.clock = sampling_clock(&mut profile, &events, &event_name, &summary.path)?;
     // The one reading of every sample the correction and the phases need.
-    let groups = groups::SampleGroups::new(&profile, &events);
+    let groups = groups::SampleGroups::new(&profile, &events, opts.threads);
     let (relabel, sticky) = clock::correct_irq_sticky(
         &mut profile,
         &events,

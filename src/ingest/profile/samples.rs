@@ -383,10 +383,39 @@ impl SampleLog {
 
     /// The samples in input order.
     pub fn iter(&self) -> Iter<'_> {
+        self.range((0, 0), (self.pieces.len(), 0))
+    }
+
+    /// The samples in `parts` runs of about equal length, in order, each cut at a chunk
+    /// boundary, to be read on several threads (fewer runs when there are few samples).
+    pub fn parts(&self, parts: usize) -> Vec<Iter<'_>> {
+        let parts = parts.max(1);
+        let mut bounds: Vec<(usize, usize)> = (0..=parts)
+            .map(|j| self.chunk_start(self.len * j / parts))
+            .collect();
+        bounds.dedup();
+        bounds.windows(2).map(|w| self.range(w[0], w[1])).collect()
+    }
+
+    /// (piece, index in it) of the start of the chunk holding sample `i`; the end of
+    /// the log for `i >= len`.
+    fn chunk_start(&self, i: usize) -> (usize, usize) {
+        if i >= self.len {
+            return (self.pieces.len(), 0);
+        }
+        let k = self.starts.partition_point(|&s| s <= i) - 1;
+        let local = i - self.starts[k];
+        (k, local - local % CHUNK)
+    }
+
+    /// The samples from `start` up to `end`, each (piece, index in it), `start` at a
+    /// chunk boundary.
+    fn range(&self, start: (usize, usize), end: (usize, usize)) -> Iter<'_> {
         Iter {
             log: self,
-            piece: 0,
-            index: 0,
+            piece: start.0,
+            index: start.1,
+            end,
             bytes: &[],
             pos: 0,
             context: Context::default(),
@@ -437,6 +466,8 @@ pub struct Iter<'a> {
     piece: usize,
     /// Index of the next sample in the piece.
     index: usize,
+    /// (piece, index) where the samples end.
+    end: (usize, usize),
     /// The current chunk and the position of the next sample in it.
     bytes: &'a [u8],
     pos: usize,
@@ -449,7 +480,13 @@ impl Iterator for Iter<'_> {
 
     fn next(&mut self) -> Option<SampleRecord> {
         let pieces = &self.log.pieces;
-        while self.index >= pieces.get(self.piece)?.len {
+        loop {
+            if (self.piece, self.index) >= self.end {
+                return None;
+            }
+            if self.index < pieces.get(self.piece)?.len {
+                break;
+            }
             self.piece += 1;
             self.index = 0;
         }
@@ -651,6 +688,12 @@ mod tests {
             assert_eq!(log.get(i), Some(want[i]), "sample {i}");
         }
         assert_eq!(log.get(1000), None);
+        for n in [1, 2, 3, 7, 100] {
+            let parts = log.parts(n);
+            assert!(parts.len() <= n);
+            let joined: Vec<_> = parts.into_iter().flatten().collect();
+            assert_eq!(joined, want, "{n} parts");
+        }
         assert_eq!(log.index_of(5, 3), Some(703));
         assert_eq!(log.index_of(4, 0), None);
     }
