@@ -67,8 +67,13 @@ fn threads_give_the_same_folded_stacks() {
 
 /// Runs `faultline collapse ARGS` with `stdin` piped in.
 fn collapse_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    faultline_stdin("collapse", args, stdin)
+}
+
+/// Runs `faultline COMMAND ARGS` with `stdin` piped in.
+fn faultline_stdin(command: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .arg("collapse")
+        .arg(command)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -111,6 +116,65 @@ fn standard_input_in_chunks_equals_the_file() {
         err.contains(&format!("<stdin>:{lines}: binary data")),
         "{err}"
     );
+    std::fs::remove_file(file).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
+/// `analyze` keeps every sample, in order, as a few bytes each: the samples decode the
+/// same whatever the thread count, and the report is the same for any thread count and
+/// from standard input.
+#[test]
+fn analyze_keeps_the_same_samples_for_threads_and_standard_input() {
+    let (path, data) = excerpt("analyze");
+    // Three copies (6 MB): several pieces, stdin chunks and sample-log chunks.
+    let big = [&data[..], &data[..], &data[..]].concat();
+    let kept = |threads| {
+        let opts = BuildOptions {
+            threads,
+            keep_samples: true,
+            ..BuildOptions::default()
+        };
+        faultline::ingest::profile::Profile::build(&big, opts, &|_| {})
+    };
+    let one = kept(1);
+    let samples: Vec<_> = one.samples.iter().collect();
+    assert!(samples.len() > 5000, "{} samples", samples.len());
+    let per_sample = one.samples.encoded_bytes() as f64 / samples.len() as f64;
+    assert!(per_sample < 10.0, "{per_sample:.2} bytes a sample");
+    for threads in [2, 3] {
+        let many = kept(threads);
+        assert!(
+            many.samples.iter().eq(samples.iter().copied()),
+            "{threads} threads"
+        );
+    }
+
+    let file = path.with_extension("x3.txt");
+    std::fs::write(&file, &big).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let report = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The input's path is `-` from standard input: all else must match.
+        v.as_object_mut().unwrap().remove("input");
+        v
+    };
+    let base = report(common::faultline(&[
+        "analyze", "--json", "-j", "1", file_arg,
+    ]));
+    // The samples were classified and corrected, not just counted.
+    assert!(base["irq_sticky"]["moved_samples"].as_u64().unwrap() > 0);
+    assert!(base["phases"].as_object().is_some_and(|p| p.len() > 2));
+    for j in ["2", "3"] {
+        let many = report(common::faultline(&["analyze", "--json", "-j", j, file_arg]));
+        assert!(many == base, "-j {j}");
+        let piped = report(faultline_stdin("analyze", &["--json", "-j", j, "-"], &big));
+        assert!(piped == base, "stdin -j {j}");
+    }
     std::fs::remove_file(file).unwrap();
     std::fs::remove_file(path).unwrap();
 }
