@@ -504,10 +504,13 @@ impl Iterator for Iter<'_> {
 
 /// Appends `r` as the fields that differ from their prediction.
 #[inline]
-fn encode(out: &mut Vec<u8>, context: &Context, r: &SampleRecord) {
+fn encode(vec: &mut Vec<u8>, context: &Context, r: &SampleRecord) {
     let prev = &context.prev;
-    let at = out.len();
-    out.push(0);
+    // Into a buffer on the stack, then appended at once: one capacity check a sample.
+    let out = &mut Encoded {
+        bytes: [0; 64],
+        len: 1,
+    };
     let mut flags = 0;
     if r.event != prev.event {
         flags |= EVENT;
@@ -543,7 +546,8 @@ fn encode(out: &mut Vec<u8>, context: &Context, r: &SampleRecord) {
         put(out, zigzag(r.time.0.wrapping_sub(time)));
     }
     put(out, zigzag(r.line.wrapping_sub(prev.line)));
-    out[at] = flags;
+    out.bytes[0] = flags;
+    vec.extend_from_slice(&out.bytes[..out.len]);
 }
 
 /// Reads the sample at `pos` and moves `context` past it (`context.prev` is the sample).
@@ -596,14 +600,22 @@ fn unzigzag(z: u64) -> u64 {
     ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
 }
 
+/// One encoded sample: at most a flags byte and eight varints of up to 10 bytes.
+struct Encoded {
+    bytes: [u8; 64],
+    len: usize,
+}
+
 /// LEB128: seven bits a byte, low first, the high bit set on all but the last.
 #[inline]
-fn put(out: &mut Vec<u8>, mut v: u64) {
+fn put(out: &mut Encoded, mut v: u64) {
     while v >= 0x80 {
-        out.push(v as u8 | 0x80);
+        out.bytes[out.len] = v as u8 | 0x80;
+        out.len += 1;
         v >>= 7;
     }
-    out.push(v as u8);
+    out.bytes[out.len] = v as u8;
+    out.len += 1;
 }
 
 #[inline]
