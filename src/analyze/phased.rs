@@ -240,8 +240,8 @@ pub(super) fn processes(
     tied: &Tied,
 ) -> Vec<ProcessPhases> {
     // Group threads by pid (or tid when perf printed only that) and comm.
-    let mut groups: BTreeMap<(i32, String), (PhaseNode, IdFrames)> = BTreeMap::new();
-    for (th, (node, frames)) in &phased.per_thread {
+    let mut groups: BTreeMap<(i32, String), (PhaseNode, Vec<ThreadId>)> = BTreeMap::new();
+    for (&th, (node, _)) in &phased.per_thread {
         let t = &profile.threads[th.0 as usize];
         let key = (
             t.pid.unwrap_or(t.tid),
@@ -249,16 +249,32 @@ pub(super) fn processes(
         );
         let g = groups.entry(key).or_default();
         merge_node(&mut g.0, node);
-        frame_names::merge(&mut g.1, frames);
+        g.1.push(th);
     }
-    let mut out: Vec<ProcessPhases> = groups
+    let mut heaviest: Vec<_> = groups
         .into_iter()
-        .map(|((pid, comm), (mut node, frames))| {
-            let mut frames = phased.names.named(&frames);
+        .map(|((pid, comm), (mut node, threads))| {
             let is_w = workload == Some(pid);
             if is_w {
                 tied.add_to(&mut node, phased);
-                let _ = &mut frames;
+            }
+            (pid, comm, is_w, node, threads)
+        })
+        .collect();
+    // Stable: processes that tie keep their (pid, comm) order.
+    heaviest.sort_by(|a, b| {
+        b.2.cmp(&a.2)
+            .then(b.3.weight.cmp(&a.3.weight))
+            .then(a.0.cmp(&b.0))
+    });
+    heaviest.truncate(20);
+    // Frame tables only for the processes reported.
+    heaviest
+        .into_iter()
+        .map(|(pid, comm, is_w, node, threads)| {
+            let mut frames = IdFrames::new();
+            for th in threads {
+                frame_names::merge(&mut frames, &phased.per_thread[&th].1);
             }
             ProcessPhases {
                 pid,
@@ -266,7 +282,7 @@ pub(super) fn processes(
                 workload: is_w,
                 weight: node.weight,
                 samples: node.samples,
-                phases: to_phases(&node, &frames),
+                phases: to_phases(&node, &phased.names.named(&frames)),
                 tied: if is_w {
                     tied.summary.clone()
                 } else {
@@ -274,15 +290,7 @@ pub(super) fn processes(
                 },
             }
         })
-        .collect();
-    out.sort_by(|a, b| {
-        b.workload
-            .cmp(&a.workload)
-            .then(b.weight.cmp(&a.weight))
-            .then(a.pid.cmp(&b.pid))
-    });
-    out.truncate(20);
-    out
+        .collect()
 }
 
 fn merge_node(into: &mut PhaseNode, from: &PhaseNode) {
