@@ -119,7 +119,6 @@ fn sum(samples: SampleIter<'_>, events: &[EventId]) -> GroupMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::profile::BuildOptions;
 
     #[test]
     fn parts_read_on_threads_sum_as_one_reading() {
@@ -135,15 +134,7 @@ mod tests {
                 i % 5
             ));
         }
-        let p = Profile::build(
-            text.as_bytes(),
-            BuildOptions {
-                keep_samples: true,
-                threads: 1,
-                ..BuildOptions::default()
-            },
-            &|_| {},
-        );
+        let p = Profile::kept(&text);
         assert_eq!(p.samples.len(), 3000);
         let ev = [EventId(0)];
         let one: Vec<_> = SampleGroups::in_parts(&p, &ev, 1).iter().collect();

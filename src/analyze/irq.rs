@@ -559,20 +559,11 @@ fn kind_from_callers(interner: &Interner, stack: StackId) -> IrqKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::profile::BuildOptions;
 
     /// Builds a profile from a tiny script where `exc_page_fault+0xd7` holds most of
     /// the function's leaf samples.
     fn profile(text: &str) -> Profile {
-        Profile::build(
-            text.as_bytes(),
-            BuildOptions {
-                keep_samples: true,
-                threads: 1,
-                ..BuildOptions::default()
-            },
-            &|_| {},
-        )
+        Profile::kept(text)
     }
 
     /// Every sample's stack after correction `c`.

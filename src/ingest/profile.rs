@@ -206,6 +206,18 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// A profile of `perf script` text with every sample kept, parsed on one thread:
+    /// what unit tests of the analyses start from.
+    #[cfg(test)]
+    pub(crate) fn kept(text: &str) -> Profile {
+        let opts = BuildOptions {
+            keep_samples: true,
+            threads: 1,
+            ..BuildOptions::default()
+        };
+        Profile::build(text.as_bytes(), opts, &|_| {})
+    }
+
     /// Builds a profile from `perf script` text.
     pub fn build(data: &[u8], opts: BuildOptions, progress: &(dyn Fn(u64) + Sync)) -> Profile {
         let threads = worker_count(opts.threads);
