@@ -187,8 +187,10 @@ def memory_rows(diverse, big):
             peaks = [run(argv)[1] for _ in range(n)]
             rows.append((f"{cmd} {label}", size, max(peaks), 64 if cmd == "analyze" else 32))
         if label == "big":
-            peaks = [run([FL, "collapse", "-"], pipe_from=path)[1] for _ in range(MEM_RUNS)]
-            rows.append(("collapse - (stdin) big", size, max(peaks), 64))
+            for cmd in ("collapse", "analyze"):
+                argv = [FL, cmd, "-"] + (["--json"] if cmd == "analyze" else [])
+                peaks = [run(argv, pipe_from=path)[1] for _ in range(MEM_RUNS)]
+                rows.append((f"{cmd} - (stdin) big", size, max(peaks), 64))
     print("\npeak RssAnon (sampled every 3 ms; mapped input pages do not count)")
     print(f"{'command':<24} {'input MB':>8} {'RssAnon MB':>10} {'target':>7}")
     for name, size, peak, target in rows:
