@@ -100,6 +100,8 @@ impl SampleGroups {
 /// The samples of `events` among `samples`, summed per group in order of first sample.
 fn sum(samples: SampleIter<'_>, events: &[EventId]) -> GroupMap {
     let mut groups = GroupMap::default();
+    // A thread running one loop repeats its group: no hashing then.
+    let mut last: Option<(GroupKey, usize)> = None;
     for r in samples {
         if !events.contains(&r.event) {
             continue;
@@ -109,7 +111,17 @@ fn sum(samples: SampleIter<'_>, events: &[EventId]) -> GroupMap {
             stack: r.stack,
             leaf: r.leaf,
         };
-        let g = groups.entry(key).or_default();
+        let i = match last {
+            Some((k, i)) if k == key => i,
+            _ => {
+                let entry = groups.entry(key);
+                let i = entry.index();
+                entry.or_default();
+                last = Some((key, i));
+                i
+            }
+        };
+        let g = &mut groups[i];
         g.samples += 1;
         g.weight += r.weight;
     }

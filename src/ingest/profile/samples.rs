@@ -142,6 +142,14 @@ impl Context {
     }
 }
 
+/// No map: ids as they are.
+static NO_MAPS: IdMaps = IdMaps {
+    events: None,
+    threads: None,
+    stacks: None,
+    leaves: None,
+};
+
 /// Maps from one worker's ids to the merged profile's; `None` keeps ids as they are.
 #[derive(Debug, Clone, Default)]
 pub(super) struct IdMaps {
@@ -416,6 +424,9 @@ impl SampleLog {
             piece: start.0,
             index: start.1,
             end,
+            piece_end: 0,
+            maps: &NO_MAPS,
+            line_offset: 0,
             bytes: &[],
             pos: 0,
             context: Context::default(),
@@ -468,6 +479,11 @@ pub struct Iter<'a> {
     index: usize,
     /// (piece, index) where the samples end.
     end: (usize, usize),
+    /// Where the samples end in the current piece, and its maps and line offset (set on
+    /// entering it).
+    piece_end: usize,
+    maps: &'a IdMaps,
+    line_offset: u64,
     /// The current chunk and the position of the next sample in it.
     bytes: &'a [u8],
     pos: usize,
@@ -478,27 +494,52 @@ pub struct Iter<'a> {
 impl Iterator for Iter<'_> {
     type Item = SampleRecord;
 
+    #[inline]
     fn next(&mut self) -> Option<SampleRecord> {
-        let pieces = &self.log.pieces;
-        loop {
-            if (self.piece, self.index) >= self.end {
-                return None;
-            }
-            if self.index < pieces.get(self.piece)?.len {
-                break;
-            }
-            self.piece += 1;
-            self.index = 0;
+        if self.index >= self.piece_end && !self.enter_piece() {
+            return None;
         }
-        let p = &pieces[self.piece];
         if self.index % CHUNK == 0 {
-            self.bytes = &p.chunks[self.index / CHUNK];
+            self.bytes = &self.log.pieces[self.piece].chunks[self.index / CHUNK];
             self.pos = 0;
             self.context.reset();
         }
         decode(self.bytes, &mut self.pos, &mut self.context);
         self.index += 1;
-        Some(self.log.finish_record(p, self.context.prev))
+        let mut r = self.context.prev;
+        self.maps.apply(&mut r);
+        r.line += self.line_offset;
+        if let Some(&Some(w)) = self.log.weights.get(r.event.0 as usize) {
+            r.weight = w;
+        }
+        Some(r)
+    }
+}
+
+impl<'a> Iter<'a> {
+    /// Moves to the next piece with samples left before the end, if any.
+    fn enter_piece(&mut self) -> bool {
+        let log: &'a SampleLog = self.log;
+        loop {
+            if (self.piece, self.index) >= self.end {
+                return false;
+            }
+            let Some(p) = log.pieces.get(self.piece) else {
+                return false;
+            };
+            self.piece_end = if self.piece == self.end.0 {
+                p.len.min(self.end.1)
+            } else {
+                p.len
+            };
+            if self.index < self.piece_end {
+                self.maps = &log.maps[p.maps];
+                self.line_offset = p.line_offset;
+                return true;
+            }
+            self.piece += 1;
+            self.index = 0;
+        }
     }
 }
 
