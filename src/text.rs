@@ -39,7 +39,9 @@ fn is_bidi_format(c: char) -> bool {
 }
 
 fn escape(s: &str, layout: Layout) -> Cow<'_, str> {
-    if !s.chars().any(|c| needs_escape(c, layout)) {
+    // Printable ASCII never needs escaping, and most text is that: a byte test is
+    // much cheaper than decoding characters.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(|c| needs_escape(c, layout)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -68,8 +68,18 @@ pub fn render(stacks: &[(Vec<u8>, u64)], opts: &FlameOptions, out: impl Write) -
     }
     let lines: Vec<String> = stacks
         .iter()
-        .map(|(s, c)| format!("{} {c}", escape_controls(&String::from_utf8_lossy(s))))
+        .map(|(s, c)| {
+            // Folded stacks are valid UTF-8 already, which `from_utf8` checks fastest.
+            let text = match std::str::from_utf8(s) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(s),
+            };
+            format!("{} {c}", escape_controls(&text))
+        })
         .collect();
+    // inferno merges adjacent lines, so it sorts them unless told they are sorted; they
+    // mostly are (stacks come sorted, and escaping rarely reorders them).
+    o.no_sort = lines.windows(2).all(|w| w[0].trim() <= w[1].trim());
     if lines.is_empty() {
         return Err(Error::Write {
             what: "flame graph".into(),
