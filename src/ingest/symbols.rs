@@ -24,7 +24,7 @@ pub fn is_kernel_code(dso: &[u8]) -> bool {
 }
 
 fn is_vmlinux(dso: &[u8]) -> bool {
-    match memchr::memmem::rfind(dso, b"vmlinux") {
+    match rfind_short(dso, b"vmlinux") {
         Some(at) => dso[at..]
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')),
@@ -35,7 +35,24 @@ fn is_vmlinux(dso: &[u8]) -> bool {
 /// Whether a DSO is JIT code: a `/tmp/perf-PID.map` or a `jitted-*.so` from jitdump.
 pub fn is_jit(dso: &[u8]) -> bool {
     (dso.starts_with(b"/tmp/perf-") && dso.ends_with(b".map"))
-        || (memchr::memmem::find(dso, b"/jitted-").is_some() && dso.ends_with(b".so"))
+        || (find_short(dso, b"/jitted-").is_some() && dso.ends_with(b".so"))
+}
+
+/// Where `needle` first occurs in `hay`: for the few-byte needles and names tested once
+/// per distinct frame, where setting up a substring searcher costs more than the scan.
+pub fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where `needle` last occurs in `hay`; see [`find_short`].
+pub fn rfind_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(hay.len());
+    }
+    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// Appends to `out` the name for a frame whose symbol is `func`: unknown symbols take
@@ -175,6 +192,20 @@ pub fn fix_rust_symbol(sym: &[u8]) -> Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_searches_agree_with_memmem() {
+        for (hay, needle) in [
+            (&b"/boot/vmlinux-6.1/vmlinux"[..], &b"vmlinux"[..]),
+            (b"a->b->c", b"->"),
+            (b"vm", b"vmlinux"),
+            (b"", b"->"),
+            (b"abc", b""),
+        ] {
+            assert_eq!(find_short(hay, needle), memchr::memmem::find(hay, needle));
+            assert_eq!(rfind_short(hay, needle), memchr::memmem::rfind(hay, needle));
+        }
+    }
 
     fn tidy(s: &str) -> String {
         let mut v = s.as_bytes().to_vec();

@@ -371,7 +371,7 @@ fn split_arrows(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        match memchr::memmem::find(r, b"->") {
+        match symbols::find_short(r, b"->") {
             Some(i) => {
                 rest = Some(&r[i + 2..]);
                 Some(&r[..i])
