@@ -435,18 +435,7 @@ impl Resolver {
     }
 
     fn kernel_uncached(&mut self, ip: u64) -> u32 {
-        if let Some(&f) = self.frame_ids.get(&(KERNEL_KEY, ip)) {
-            return f;
-        }
-        let frame = FrameText {
-            addr: ip,
-            symbol: self.unknown,
-            offset: None,
-            dso: self.kernel_dso,
-        };
-        let id = self.add_frame(frame, Target::Kernel);
-        self.frame_ids.insert((KERNEL_KEY, ip), id);
-        id
+        self.symbolless_frame(KERNEL_KEY, ip, self.kernel_dso, Target::Kernel)
     }
 
     /// A frame perf prints as `[unknown] ([unknown])`.
@@ -454,17 +443,22 @@ impl Resolver {
         // Broken callchains (code without frame pointers) give tens of thousands of
         // garbage addresses; printed without addresses, one frame stands for all.
         let ip = if self.unknown_addresses { ip } else { 0 };
-        if let Some(&f) = self.frame_ids.get(&(UNKNOWN_KEY, ip)) {
+        self.symbolless_frame(UNKNOWN_KEY, ip, self.unknown_dso, Target::Done)
+    }
+
+    /// The frame of an address with no symbol yet in `dso`, one per (key, address).
+    fn symbolless_frame(&mut self, key: u32, ip: u64, dso: StrId, target: Target) -> u32 {
+        if let Some(&f) = self.frame_ids.get(&(key, ip)) {
             return f;
         }
         let frame = FrameText {
             addr: ip,
             symbol: self.unknown,
             offset: None,
-            dso: self.unknown_dso,
+            dso,
         };
-        let id = self.add_frame(frame, Target::Done);
-        self.frame_ids.insert((UNKNOWN_KEY, ip), id);
+        let id = self.add_frame(frame, target);
+        self.frame_ids.insert((key, ip), id);
         id
     }
 
