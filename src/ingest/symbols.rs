@@ -41,18 +41,18 @@ pub fn is_jit(dso: &[u8]) -> bool {
 /// Where `needle` first occurs in `hay`: for the few-byte needles and names tested once
 /// per distinct frame, where setting up a substring searcher costs more than the scan.
 pub fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
+    let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    };
+    memchr::memchr_iter(first, hay).find(|&i| hay[i + 1..].starts_with(rest))
 }
 
 /// Where `needle` last occurs in `hay`; see [`find_short`].
 pub fn rfind_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
+    let Some((&first, rest)) = needle.split_first() else {
         return Some(hay.len());
-    }
-    hay.windows(needle.len()).rposition(|w| w == needle)
+    };
+    memchr::memrchr_iter(first, hay).find(|&i| hay[i + 1..].starts_with(rest))
 }
 
 /// Appends to `out` the name for a frame whose symbol is `func`: unknown symbols take
