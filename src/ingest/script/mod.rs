@@ -233,8 +233,7 @@ pub fn parse_with<'a>(
     let mut line_no = 0u64;
     let mut pos = 0;
     // One scan for line ends over the whole input: cheaper than a search per line.
-    let ends =
-        memchr::memchr_iter(eol, data).chain((!data.ends_with(&[eol])).then_some(data.len()));
+    let ends = LineEnds::new(data, eol).chain((!data.ends_with(&[eol])).then_some(data.len()));
     for end in ends {
         if pos >= data.len() {
             break;
@@ -266,6 +265,92 @@ pub fn parse_with<'a>(
         p.emit(diag);
     }
     diag.lines += line_no;
+}
+
+/// Offsets of one byte in a buffer, in order. Lines are tens of bytes, so a search per
+/// line spends more on starting than on searching: this compares 64 bytes at a time into
+/// a bit mask and hands out its bits.
+struct LineEnds<'a> {
+    data: &'a [u8],
+    byte: u8,
+    /// Offset of the block `mask` covers.
+    block: usize,
+    /// Bits of the block's matches not handed out yet.
+    mask: u64,
+}
+
+/// Bytes [`LineEnds`] compares at a time: one bit each in a `u64`.
+const LINE_BLOCK: usize = 64;
+
+impl<'a> LineEnds<'a> {
+    fn new(data: &'a [u8], byte: u8) -> Self {
+        LineEnds {
+            data,
+            byte,
+            block: 0,
+            mask: block_matches(data, byte),
+        }
+    }
+}
+
+/// The bit mask of `byte` in the first 64 bytes of `chunk` (fewer at its end).
+#[inline]
+fn block_matches(chunk: &[u8], byte: u8) -> u64 {
+    match chunk.first_chunk::<LINE_BLOCK>() {
+        Some(block) => block_mask(block, byte),
+        None => chunk
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == byte)
+            .fold(0, |m, (i, _)| m | 1 << i),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn block_mask(block: &[u8; LINE_BLOCK], byte: u8) -> u64 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    let mut mask = 0u64;
+    // SAFETY: SSE2 is part of every x86_64 CPU, so its intrinsics can run; each load
+    // reads the 16 bytes at 16k of a 64-byte array, and unaligned loads are allowed.
+    unsafe {
+        let needle = _mm_set1_epi8(byte as i8);
+        for k in 0..LINE_BLOCK / 16 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+            let bits = _mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)) as u32 & 0xFFFF;
+            mask |= u64::from(bits) << (16 * k);
+        }
+    }
+    mask
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn block_mask(block: &[u8; LINE_BLOCK], byte: u8) -> u64 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | u64::from(b == byte) << i)
+}
+
+impl Iterator for LineEnds<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.block += LINE_BLOCK;
+            if self.block >= self.data.len() {
+                return None;
+            }
+            self.mask = block_matches(&self.data[self.block..], self.byte);
+        }
+        let bit = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.block + bit)
+    }
 }
 
 /// One line and what follows it.
@@ -539,6 +624,24 @@ mod tests {
             (diag.srclines, diag.sideband, diag.total_skipped()),
             (1, 1, 0)
         );
+    }
+
+    #[test]
+    fn line_ends_are_memchrs() {
+        let mut data = Vec::new();
+        for n in 0..300usize {
+            data.extend(std::iter::repeat_n(b'x', n % 131));
+            data.push(if n % 7 == 0 { b'\r' } else { b'\n' });
+            for eol in [b'\n', b'\r'] {
+                assert_eq!(
+                    LineEnds::new(&data, eol).collect::<Vec<_>>(),
+                    memchr::memchr_iter(eol, &data).collect::<Vec<_>>(),
+                    "{n}"
+                );
+            }
+        }
+        assert_eq!(LineEnds::new(b"", b'\n').next(), None);
+        assert_eq!(LineEnds::new(b"\n", b'\n').collect::<Vec<_>>(), vec![0]);
     }
 
     #[test]
