@@ -341,7 +341,9 @@ fn run(
         frames,
         load: summary,
     };
-    let _ = release.join();
+    if let Some(release) = release {
+        let _ = release.join();
+    }
     Ok((analysis, view))
 }
 
@@ -352,7 +354,7 @@ fn run(
 fn load_input(
     opts: &AnalyzeOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<(load::Loaded, std::thread::JoinHandle<()>)> {
+) -> Result<(load::Loaded, Option<std::thread::JoinHandle<()>>)> {
     let load_opts = LoadOptions {
         strict: opts.strict,
         allow_empty: false,
@@ -365,7 +367,7 @@ fn load_input(
     let located = load::locate(Some(&opts.input))?;
     let input = Input::open(Some(&located.recording))?;
     let (profile, summary) = load::parse(&input, &load_opts, progress)?;
-    let release = std::thread::spawn(move || drop(input));
+    let release = input.release_in_background();
     let loaded = load::Loaded {
         profile,
         located,

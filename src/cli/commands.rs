@@ -169,7 +169,6 @@ pub fn fold_profile(
 pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -> Result<()> {
     let input = open_recording(opts.read.input.as_deref())?;
     let profile = load_profile(&opts.read, &input, warn)?;
-    let unmapping = release_in_background(input);
     let folded = fold_profile(&profile, &opts.fold, false, warn)?;
     folded
         .write_to(BufWriter::with_capacity(1 << 16, out))
@@ -177,16 +176,12 @@ pub fn collapse(opts: &CollapseOptions, out: impl Write, warn: &mut dyn Write) -
             what: "folded stacks".into(),
             source,
         })?;
-    let _ = unmapping.join();
-    // The process ends next: freeing the profile piece by piece would only delay that.
+    // The process ends next: freeing the profile piece by piece, or unmapping the input
+    // before exit does, would only delay that (unmapping it on another thread measured
+    // no faster than leaving it to exit).
     std::mem::forget(profile);
+    std::mem::forget(input);
     Ok(())
-}
-
-/// Drops an input no longer needed on another thread: unmapping a large file clears a
-/// page table entry per 4 KiB page, tens of milliseconds that can overlap the output.
-fn release_in_background(input: Input) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || drop(input))
 }
 
 /// Folded stacks with their counts.

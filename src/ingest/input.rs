@@ -162,6 +162,17 @@ impl Input {
         })
     }
 
+    /// Drops the input on a thread of its own, so that unmapping a large file (a page
+    /// table entry per 4 KiB) overlaps the caller's work; join the handle before exiting.
+    /// Dropped here, with no handle, when no thread can be started.
+    pub fn release_in_background(self) -> Option<std::thread::JoinHandle<()>> {
+        // On failure the closure, and the input with it, is dropped on this thread.
+        std::thread::Builder::new()
+            .name("release-input".into())
+            .spawn(move || drop(self))
+            .ok()
+    }
+
     /// The path for messages (`<stdin>` for standard input).
     pub fn path(&self) -> &Path {
         &self.path
